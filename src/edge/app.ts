@@ -1,0 +1,46 @@
+// The edge worker's HTTP surface (Hono). Every error leaves as JSON {"error":{"code","message"}}.
+import { Hono } from "hono";
+import type { Context } from "hono";
+import { errorResponse, HttpError } from "../shared/errors.js";
+import type { Env } from "./config.js";
+import { mountEmbedRoutes } from "./embed-routes.js";
+import { handleFace } from "./face-route.js";
+import { healthRoute, modelsRoute } from "./info-routes.js";
+
+function methodNotAllowed(allow: string) {
+  return (c: Context) => {
+    if (c.req.method === "OPTIONS") {
+      return new Response(null, {
+        status: 204,
+        headers: {
+          allow,
+          "access-control-allow-origin": "*",
+          "access-control-allow-methods": allow,
+          "access-control-allow-headers": "If-None-Match",
+          "access-control-max-age": "86400",
+        },
+      });
+    }
+    return errorResponse(new HttpError(405, "method_not_allowed", `${c.req.method} is not allowed here; use ${allow}`, { allow }));
+  };
+}
+
+export function createApp(): Hono<{ Bindings: Env }> {
+  const app = new Hono<{ Bindings: Env }>();
+  app.on(["GET", "HEAD"], "/face/*", handleFace);
+  app.all("/face/*", methodNotAllowed("GET, HEAD, OPTIONS"));
+  app.on(["GET", "HEAD"], "/v1/models", modelsRoute);
+  app.all("/v1/models", methodNotAllowed("GET, HEAD"));
+  app.on(["GET", "HEAD"], "/healthz", healthRoute);
+  app.all("/healthz", methodNotAllowed("GET, HEAD"));
+  mountEmbedRoutes(app);
+
+  app.notFound((c) => errorResponse(new HttpError(404, "not_found", `no route for ${new URL(c.req.url).pathname}; faces are at /face/<seed>.png`)));
+  app.onError((err) => {
+    if (err instanceof HttpError) return errorResponse(err);
+    // A genuine internal failure: log it, answer JSON, never cache.
+    console.error("internal error:", err);
+    return errorResponse(new HttpError(500, "internal", "internal error while drawing the face; it was logged"));
+  });
+  return app;
+}

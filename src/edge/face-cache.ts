@@ -1,0 +1,74 @@
+// Two cache tiers for rendered faces, keyed by the canonical key (model id@version + canonical params):
+// the Workers Cache API (per data centre), then the optional R2 bucket FACES (persistent). Only immutable
+// (non-degraded) faces go to R2; the Cache API honours each response's own Cache-Control.
+import { HEADER_MODEL } from "../shared/contract.js";
+import { CACHE_IMMUTABLE } from "../shared/http.js";
+
+export const CACHE_HOST = "https://seedface-cache.internal";
+
+export interface CachedFace {
+  bytes: Uint8Array;
+  etag: string;
+  model: string;
+  tier: "cache" | "r2";
+  degraded?: string;
+}
+
+function cacheRequest(key: string): Request {
+  return new Request(CACHE_HOST + key);
+}
+
+async function r2Key(key: string): Promise<string> {
+  const d = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(key)));
+  return `faces/${Array.from(d, (b) => b.toString(16).padStart(2, "0")).join("")}.png`;
+}
+
+function cacheStore(): Cache | undefined {
+  return typeof caches === "undefined" ? undefined : (caches as unknown as { default: Cache }).default;
+}
+
+export async function getCachedFace(key: string, r2?: R2Bucket): Promise<CachedFace | null> {
+  const store = cacheStore();
+  const hit = await store?.match(cacheRequest(key));
+  if (hit) {
+    return {
+      bytes: new Uint8Array(await hit.arrayBuffer()),
+      etag: hit.headers.get("etag") ?? "",
+      model: hit.headers.get(HEADER_MODEL) ?? "",
+      tier: "cache",
+      degraded: hit.headers.get("x-face-degraded") ?? undefined,
+    };
+  }
+  if (!r2) return null;
+  const obj = await r2.get(await r2Key(key));
+  if (!obj) return null;
+  const bytes = new Uint8Array(await obj.arrayBuffer());
+  const meta = obj.customMetadata ?? {};
+  const face: CachedFace = { bytes, etag: meta.etag ?? "", model: meta.model ?? "", tier: "r2" };
+  await putCacheApi(key, face);
+  return face;
+}
+
+async function putCacheApi(key: string, face: Omit<CachedFace, "tier">, cacheControl = CACHE_IMMUTABLE): Promise<void> {
+  const store = cacheStore();
+  if (!store) return;
+  const headers: Record<string, string> = {
+    "content-type": "image/png",
+    "cache-control": cacheControl,
+    etag: face.etag,
+    [HEADER_MODEL]: face.model,
+  };
+  if (face.degraded) headers["x-face-degraded"] = face.degraded;
+  await store.put(cacheRequest(key), new Response(face.bytes as Uint8Array<ArrayBuffer>, { headers }));
+}
+
+/** Store a rendered face in both tiers (degraded ones briefly in the Cache API only). */
+export async function putCachedFace(key: string, face: Omit<CachedFace, "tier">, cacheControl: string, r2?: R2Bucket): Promise<void> {
+  await putCacheApi(key, face, cacheControl);
+  if (r2 && !face.degraded) {
+    await r2.put(await r2Key(key), face.bytes, {
+      httpMetadata: { contentType: "image/png", cacheControl: CACHE_IMMUTABLE },
+      customMetadata: { etag: face.etag, model: face.model },
+    });
+  }
+}

@@ -1,0 +1,185 @@
+// GET/HEAD /face/<seed>.png and /face/<seedA>~<seedB>.png: validate, answer 304 / cache hits without touching ORT,
+// otherwise draw (edge or origin, per the memory guard), coalescing identical concurrent requests.
+import type { Context } from "hono";
+import { HEADER_MODEL, HEADER_SOURCE } from "../shared/contract.js";
+import type { FaceSource } from "../shared/contract.js";
+import { HttpError } from "../shared/errors.js";
+import { finishPixels, renderPlanar } from "../shared/face.js";
+import { CACHE_DEGRADED, CACHE_IMMUTABLE, etagMatches, faceEtag, imageHeaders } from "../shared/http.js";
+import type { TimingEntry } from "../shared/http.js";
+import type { FaceRequest } from "../shared/params.js";
+import { canonicalKey, FACE_PREFIX, parseFaceRequest } from "../shared/params.js";
+import { encodePng } from "../shared/png.js";
+import { Coalescer } from "./coalesce.js";
+import type { EdgeConfig, Env } from "./config.js";
+import { edgeConfig } from "./config.js";
+import type { EdgeModel } from "./edge-model.js";
+import { edgeModel, noModelReason } from "./edge-model.js";
+import { getCachedFace, putCachedFace } from "./face-cache.js";
+import type { EdgeDraw, GuardState } from "./memory-guard.js";
+import { baselineEstimate, planRender } from "./memory-guard.js";
+import { fetchFromOrigin } from "./origin-client.js";
+import { wasmMemoryBytes } from "./ort-runtime.js";
+
+interface Rendered {
+  bytes: Uint8Array;
+  etag: string;
+  model: string;
+  source: Exclude<FaceSource, "cache">;
+  degraded?: string;
+  timing: TimingEntry[];
+}
+
+const coalescer = new Coalescer<Rendered>();
+const drawn = new Set<number>();
+let measuredBaseline: number | undefined;
+
+export function guardState(model: EdgeModel, cfg: EdgeConfig): GuardState {
+  const modelBytes = Object.values(model.files).reduce((n, b) => n + b.byteLength, 0);
+  return { budgetBytes: cfg.wasmBudgetBytes, baselineBytes: measuredBaseline ?? baselineEstimate(modelBytes), drawn };
+}
+
+export function requireModel(): EdgeModel {
+  const model = edgeModel();
+  if (!model) throw new HttpError(503, "no_model", noModelReason(), { "retry-after": "300" });
+  return model;
+}
+
+function edgeVariant(model: EdgeModel, draw: EdgeDraw): string {
+  return draw.degraded ? `degraded-${draw.levelSize}-${model.studentPrecision}` : `edge-${model.studentPrecision}`;
+}
+
+async function drawAtEdge(model: EdgeModel, req: FaceRequest, key: string, draw: EdgeDraw): Promise<Rendered> {
+  const t0 = performance.now();
+  const cold = !model.sessionsLoaded;
+  await model.load();
+  measuredBaseline ??= wasmMemoryBytes();
+  const t1 = performance.now();
+  // The edge only has the student; a degraded stand-in for a teacher face is the student's face.
+  const drawReq: FaceRequest = req.model === "student" ? req : { ...req, model: "student" };
+  const planar = await renderPlanar(model, model.manifest, drawReq, { output: draw.output });
+  const t2 = performance.now();
+  const pixels = finishPixels(planar, req.size);
+  const bytes = await encodePng(pixels, req.size, req.size);
+  const t3 = performance.now();
+  drawn.add(draw.levelSize);
+  wasmMemoryBytes(); // records the peak
+  const timing: TimingEntry[] = [
+    ...(cold ? [{ name: "load", dur: t1 - t0, desc: "ORT sessions" }] : []),
+    { name: "infer", dur: t2 - t1, desc: `${draw.output}` },
+    { name: "png", dur: t3 - t2 },
+  ];
+  const etag = await faceEtag(key, edgeVariant(model, draw));
+  return { bytes, etag, model: model.label, source: "edge", timing, ...(draw.degraded ? { degraded: draw.degraded } : {}) };
+}
+
+async function produce(model: EdgeModel, req: FaceRequest, key: string, cfg: EdgeConfig, requestId: string): Promise<Rendered> {
+  const plan = planRender(model.manifest, req, guardState(model, cfg), cfg.origins.length > 0);
+  if (plan.where === "none") throw new HttpError(503, "unavailable", plan.reason, { "retry-after": "60" });
+  if (plan.where === "edge") return drawAtEdge(model, req, key, plan.draw);
+  const t0 = performance.now();
+  const res = await fetchFromOrigin(req, cfg, requestId);
+  if (res.ok) {
+    const etag = await faceEtag(key, `origin-${req.model}`);
+    return { bytes: res.bytes, etag, model: res.model, source: "origin", timing: [{ name: "origin", dur: performance.now() - t0 }] };
+  }
+  if (res.clientError) throw res.clientError;
+  console.warn(`origin failed for ${key}: ${res.reasons.join("; ")}`);
+  if (plan.fallback) return drawAtEdge(model, req, key, plan.fallback);
+  throw new HttpError(503, "origin_unavailable", "the origin that renders this face is unavailable; try again shortly", { "retry-after": "30" });
+}
+
+/** The ETag a fresh render would carry, when it can be known without rendering (edge renders within budget). */
+async function expectedEtag(model: EdgeModel, req: FaceRequest, key: string, cfg: EdgeConfig): Promise<string | null> {
+  const plan = planRender(model.manifest, req, guardState(model, cfg), cfg.origins.length > 0);
+  if (plan.where === "edge" && !plan.draw.degraded) return faceEtag(key, edgeVariant(model, plan.draw));
+  if (plan.where === "origin") return faceEtag(key, `origin-${req.model}`);
+  return null;
+}
+
+function notModified(etag: string, model: string, source: FaceSource, degraded?: string): Response {
+  return new Response(null, {
+    status: 304,
+    headers: {
+      etag,
+      "cache-control": degraded ? CACHE_DEGRADED : CACHE_IMMUTABLE,
+      "access-control-allow-origin": "*",
+      [HEADER_MODEL]: model,
+      [HEADER_SOURCE]: source,
+    },
+  });
+}
+
+function imageResponse(method: string, bytes: Uint8Array, headers: Headers): Response {
+  headers.set("content-length", String(bytes.length));
+  return new Response(method === "HEAD" ? null : (bytes as Uint8Array<ArrayBuffer>), { status: 200, headers });
+}
+
+async function limitMiss(env: Env, req: Request): Promise<void> {
+  if (!env.MISS_LIMITER) return; // rate limiting is off unless the binding is configured (issue 8)
+  const who = req.headers.get("cf-connecting-ip") ?? "anonymous";
+  const { success } = await env.MISS_LIMITER.limit({ key: who });
+  if (!success) {
+    throw new HttpError(429, "rate_limited", "too many new faces from this client; cached faces are not limited", { "retry-after": "60" });
+  }
+}
+
+export async function handleFace(c: Context<{ Bindings: Env }>): Promise<Response> {
+  const t0 = performance.now();
+  const env = c.env ?? {};
+  const cfg = edgeConfig(env);
+  const model = requireModel();
+  const url = new URL(c.req.url);
+  if (!url.pathname.startsWith(FACE_PREFIX)) {
+    throw new HttpError(404, "not_found", "faces are at /face/<seed>.png");
+  }
+  const tail = url.pathname.slice(FACE_PREFIX.length);
+  const req = parseFaceRequest(tail, url.searchParams, {
+    size: cfg.defaultSize,
+    psi: model.manifest.truncation.default_psi,
+  });
+  const key = canonicalKey(req, model.manifest.id, model.manifest.version);
+  const ifNoneMatch = c.req.header("if-none-match");
+
+  if (ifNoneMatch) {
+    const etag = await expectedEtag(model, req, key, cfg);
+    if (etag && etagMatches(ifNoneMatch, etag)) return notModified(etag, model.label, "cache");
+  }
+
+  const cached = await getCachedFace(key, env.FACES);
+  if (cached) {
+    if (etagMatches(ifNoneMatch, cached.etag)) return notModified(cached.etag, cached.model, "cache", cached.degraded);
+    const headers = imageHeaders({
+      etag: cached.etag,
+      model: cached.model,
+      source: "cache",
+      degraded: cached.degraded,
+      timing: [{ name: cached.tier, dur: performance.now() - t0 }],
+    });
+    return imageResponse(c.req.method, cached.bytes, headers);
+  }
+
+  await limitMiss(env, c.req.raw);
+  const store = (r: Rendered) =>
+    putCachedFace(key, { bytes: r.bytes, etag: r.etag, model: r.model, degraded: r.degraded }, r.degraded ? CACHE_DEGRADED : CACHE_IMMUTABLE, env.FACES)
+      .catch((e) => console.warn(`cache put failed: ${e}`));
+  let stored: Promise<unknown> | undefined;
+  const { promise, shared } = coalescer.run(key, () => produce(model, req, key, cfg, crypto.randomUUID()), (r) => (stored = store(r)));
+  const r = await promise;
+  if (!shared && stored) {
+    try {
+      c.executionCtx.waitUntil(stored);
+    } catch {
+      await stored; // no execution context (e.g. app.request in unit tests)
+    }
+  }
+  if (etagMatches(ifNoneMatch, r.etag)) return notModified(r.etag, r.model, r.source, r.degraded);
+  const headers = imageHeaders({
+    etag: r.etag,
+    model: r.model,
+    source: r.source,
+    degraded: r.degraded,
+    timing: [...r.timing, ...(shared ? [{ name: "coalesced", dur: 0 }] : []), { name: "total", dur: performance.now() - t0 }],
+  });
+  return imageResponse(c.req.method, r.bytes, headers);
+}

@@ -1,0 +1,81 @@
+// GET /v1/models (what this edge serves) and GET /healthz (liveness + runtime state; never loads ORT).
+import type { Context } from "hono";
+import { CONTRACT_VERSION } from "../shared/contract.js";
+import { studentLevels } from "../shared/manifest.js";
+import { DEFAULT_SIZE, SIZE_MAX, SIZE_MIN } from "../shared/params.js";
+import { SEED_ALGORITHM } from "../shared/seed.js";
+import type { Env } from "./config.js";
+import { edgeConfig } from "./config.js";
+import { edgeModel } from "./edge-model.js";
+import { guardState, requireModel } from "./face-route.js";
+import { levelFits, levelNeed } from "./memory-guard.js";
+import { breakerStates } from "./origin-client.js";
+import { ortVersion, wasmMemoryBytes, wasmMemoryPeakBytes } from "./ort-runtime.js";
+
+const json = (c: Context, body: unknown, status = 200) =>
+  c.json(body, status as 200, { "cache-control": "no-store", "access-control-allow-origin": "*" });
+
+export function modelsRoute(c: Context<{ Bindings: Env }>): Response {
+  const cfg = edgeConfig(c.env ?? {});
+  const model = requireModel();
+  const m = model.manifest;
+  const g = guardState(model, cfg);
+  const hasOrigin = cfg.origins.length > 0;
+  const net = (n: keyof typeof m.networks) => {
+    const s = m.networks[n];
+    return s ? { params: s.params ?? null, macs: s.macs ?? null, channels: s.channels ?? null, n_w: s.n_w ?? null } : null;
+  };
+  return json(c, {
+    models: [
+      {
+        id: m.id,
+        version: m.version,
+        label: model.label,
+        architecture: m.architecture ?? null,
+        resolution: m.resolution,
+        style_dim: m.style_dim,
+        trained: m.trained ?? null,
+        status: m.status ?? null,
+        seed_algorithm: m.seed_algorithm,
+        default: true,
+        params: { size: { min: SIZE_MIN, max: SIZE_MAX, default: cfg.defaultSize ?? DEFAULT_SIZE }, psi: { min: 0, max: 1, default: m.truncation.default_psi }, model: hasOrigin && m.networks.teacher ? ["student", "teacher"] : ["student"], t: { min: 0, max: 1, default: 0.5 } },
+        edge: {
+          network: "student",
+          precision: model.studentPrecision,
+          wasm_budget_bytes: cfg.wasmBudgetBytes,
+          levels: studentLevels(m).map((l) => ({ size: l.size, output: l.output, macs: l.macs, peak_activation_bytes: l.peak_activation_bytes, estimated_wasm_bytes: levelNeed(l, g.baselineBytes), within_budget: levelFits(l, g) })),
+          sizes_rendered_at_edge: studentLevels(m).filter((l) => levelFits(l, g)).map((l) => l.size),
+          above_resolution: hasOrigin ? "origin" : "native render + bicubic upscale",
+        },
+        networks: { mapping: net("mapping"), student: net("student"), teacher: m.networks.teacher ? { ...net("teacher"), via: hasOrigin ? "origin" : "unavailable (no ORIGIN_URL)" } : null },
+        quantization: m.quantization ?? null,
+        metrics: m.metrics ?? null,
+        provenance: m.provenance ?? null,
+        training_data: m.training_data ?? null,
+      },
+    ],
+    origin: { configured: hasOrigin, count: cfg.origins.length, contract: CONTRACT_VERSION },
+  });
+}
+
+export function healthRoute(c: Context<{ Bindings: Env }>): Response {
+  const cfg = edgeConfig(c.env ?? {});
+  let model;
+  try {
+    model = edgeModel();
+  } catch (e) {
+    return json(c, { ok: false, error: { code: "bad_model", message: String((e as Error).message) } }, 503);
+  }
+  return json(c, {
+    ok: model !== null,
+    model: model?.label ?? null,
+    seed_algorithm: SEED_ALGORITHM,
+    onnxruntime_web: ortVersion(),
+    sessions_loaded: model?.sessionsLoaded ?? false,
+    wasm_memory_bytes: wasmMemoryBytes(),
+    wasm_memory_peak_bytes: wasmMemoryPeakBytes(),
+    wasm_budget_bytes: cfg.wasmBudgetBytes,
+    origins: cfg.origins.length,
+    breakers: breakerStates(),
+  }, model ? 200 : 503);
+}

@@ -1,0 +1,183 @@
+// <seed-face seed="alice" size="96" psi="0.7" mode="auto|server|wasm|webgpu" label="Alice">
+// auto: WebGPU in the browser when navigator.gpu gives an adapter, else WASM in the browser for sizes up to the
+// model's resolution, else an <img> from the edge. Nothing loads before the element nears the viewport.
+import { DEFAULT_PSI, DEFAULT_SIZE, SIZE_MAX, SIZE_MIN, round2 } from "../shared/params.js";
+import { hasWasm, hasWebGPU } from "./capabilities.js";
+import { faceUrl } from "./face-url.js";
+import type { ClientPath, RenderPath } from "./messages.js";
+import { FaceRenderer } from "./render-client.js";
+
+export type Mode = "auto" | "server" | "wasm" | "webgpu";
+const MODES: readonly Mode[] = ["auto", "server", "wasm", "webgpu"];
+
+export interface RenderedDetail {
+  path: RenderPath;
+  /** From the start of loading (element near the viewport) to the face on screen. */
+  ms: number;
+  /** Why a client path fell back to the server, if it did. */
+  fallback?: string;
+}
+
+interface BrowserModel {
+  default: string | null;
+  resolution?: number;
+}
+
+const STYLE = `:host{display:inline-block;position:relative;overflow:hidden;vertical-align:middle;background:#8882;
+contain:strict;width:var(--seed-face-size);height:var(--seed-face-size)}
+canvas,img{display:block;width:100%;height:100%;image-rendering:auto}`;
+
+let modelInfo: Promise<BrowserModel> | undefined;
+function browserModel(base: string): Promise<BrowserModel> {
+  modelInfo ??= fetch(new URL("embed/models.json", base))
+    .then((r) => (r.ok ? (r.json() as Promise<BrowserModel>) : { default: null }))
+    .catch(() => ({ default: null }));
+  return modelInfo;
+}
+
+let observer: IntersectionObserver | undefined;
+function lazyObserver(): IntersectionObserver {
+  observer ??= new IntersectionObserver((entries) => {
+    for (const e of entries) {
+      if (!e.isIntersecting) continue;
+      observer!.unobserve(e.target);
+      (e.target as SeedFace).visible();
+    }
+  }, { rootMargin: "200px" });
+  return observer;
+}
+
+export class SeedFace extends HTMLElement {
+  static readonly observedAttributes = ["seed", "size", "psi", "mode", "label"];
+  /** Directory the embed files come from (set by embed.ts from import.meta.url). */
+  static base = "/";
+
+  private readonly root: ShadowRoot;
+  private isVisible = false;
+  private generation = 0;
+
+  constructor() {
+    super();
+    this.root = this.attachShadow({ mode: "open" });
+    this.root.innerHTML = `<style>${STYLE}</style>`;
+  }
+
+  get seed(): string | null { return this.getAttribute("seed"); }
+  get size(): number {
+    const n = Number(this.getAttribute("size") ?? DEFAULT_SIZE);
+    return Number.isInteger(n) ? Math.min(SIZE_MAX, Math.max(SIZE_MIN, n)) : DEFAULT_SIZE;
+  }
+  /** psi attribute rounded like the edge rounds it, or undefined (model default). */
+  get psi(): number | undefined {
+    const v = this.getAttribute("psi");
+    const x = v === null || v.trim() === "" ? NaN : Number(v);
+    return Number.isFinite(x) ? round2(Math.min(1, Math.max(0, x))) : undefined;
+  }
+  get mode(): Mode {
+    const m = this.getAttribute("mode") as Mode | null;
+    return m && MODES.includes(m) ? m : "auto";
+  }
+
+  connectedCallback(): void {
+    this.setAttribute("role", "img");
+    this.updateLabel();
+    this.style.setProperty("--seed-face-size", `${this.size}px`);
+    if (!this.hasAttribute("data-state")) this.setAttribute("data-state", "idle");
+    lazyObserver().observe(this);
+  }
+
+  disconnectedCallback(): void {
+    observer?.unobserve(this);
+  }
+
+  attributeChangedCallback(name: string, old: string | null, value: string | null): void {
+    if (old === value) return;
+    if (name === "label" || name === "seed") this.updateLabel();
+    if (name === "size") this.style.setProperty("--seed-face-size", `${this.size}px`);
+    if (name !== "label" && this.isVisible) void this.load();
+  }
+
+  /** Called by the shared IntersectionObserver once the element is near the viewport. */
+  visible(): void {
+    this.isVisible = true;
+    void this.load();
+  }
+
+  private updateLabel(): void {
+    const label = this.getAttribute("label") ?? (this.seed ? `Face for “${this.seed}”` : "Face");
+    this.setAttribute("aria-label", label);
+  }
+
+  private async choosePath(): Promise<RenderPath> {
+    const mode = this.mode;
+    if (mode === "server") return "server";
+    const model = await browserModel(SeedFace.base);
+    if (!model.default || !hasWasm()) return "server";
+    if (mode === "webgpu" || mode === "wasm") return mode;
+    // Above the model's native resolution the edge (or its origin) renders better than an upscale here.
+    if (this.size > (model.resolution ?? 0)) return "server";
+    return (await hasWebGPU()) ? "webgpu" : "wasm";
+  }
+
+  private async load(): Promise<void> {
+    const seed = this.seed;
+    if (!seed) return;
+    const gen = ++this.generation;
+    const t0 = performance.now();
+    this.setAttribute("data-state", "loading");
+    const path = await this.choosePath();
+    if (gen !== this.generation) return;
+    if (path === "server") return this.showImg(seed, gen, t0);
+    // auto: if WebGPU cannot start here, WASM is next, then the edge.
+    const paths: ClientPath[] = path === "webgpu" && this.mode === "auto" ? ["webgpu", "wasm"] : [path];
+    const why: string[] = [];
+    for (const p of paths) {
+      try {
+        const renderer = FaceRenderer.get(SeedFace.base, p);
+        const model = await renderer.ready;
+        const face = await renderer.render(seed, this.size, this.psi ?? round2(model.defaultPsi ?? DEFAULT_PSI));
+        if (gen !== this.generation) return;
+        const canvas = document.createElement("canvas");
+        canvas.width = face.width;
+        canvas.height = face.height;
+        canvas.getContext("2d")!.putImageData(new ImageData(face.rgba, face.width, face.height), 0, 0);
+        this.replaceContent(canvas);
+        this.done(p, t0, why.length ? why.join("; ") : undefined);
+        return;
+      } catch (e) {
+        if (gen !== this.generation) return;
+        why.push(`${p}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+    console.warn(`<seed-face>: rendering in the browser failed, using the edge (${why.join("; ")})`);
+    this.showImg(seed, gen, t0, why.join("; "));
+  }
+
+  private showImg(seed: string, gen: number, t0: number, fallback?: string): void {
+    const img = document.createElement("img");
+    img.alt = this.getAttribute("aria-label") ?? "";
+    img.width = img.height = this.size;
+    img.decoding = "async";
+    img.crossOrigin = "anonymous";
+    img.addEventListener("load", () => { if (gen === this.generation) this.done("server", t0, fallback); });
+    img.addEventListener("error", () => {
+      if (gen !== this.generation) return;
+      this.setAttribute("data-state", "error");
+      this.dispatchEvent(new CustomEvent("seedface:error", { detail: { path: "server" }, bubbles: true }));
+    });
+    img.src = faceUrl(SeedFace.base, seed, { size: this.size, psi: this.psi });
+    this.replaceContent(img);
+  }
+
+  private replaceContent(el: HTMLElement): void {
+    this.root.querySelector("canvas,img")?.remove();
+    this.root.append(el);
+  }
+
+  private done(path: RenderPath, t0: number, fallback?: string): void {
+    const detail: RenderedDetail = { path, ms: Math.round(performance.now() - t0), ...(fallback ? { fallback } : {}) };
+    this.setAttribute("data-path", path);
+    this.setAttribute("data-state", "ready");
+    this.dispatchEvent(new CustomEvent<RenderedDetail>("seedface:render", { detail, bubbles: true }));
+  }
+}

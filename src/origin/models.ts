@@ -1,0 +1,78 @@
+// Loads a model directory (manifest-driven, docs/model-format.md) into onnxruntime-node sessions: the mapping
+// network, the fp32 student and, when the manifest has one, the teacher.
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import * as ort from "onnxruntime-node";
+import type { Manifest, NetworkSpec } from "../shared/manifest.js";
+import { noiseInputs, parseManifest } from "../shared/manifest.js";
+import type { NetworkName, SessionEntry } from "./batching-runner.js";
+import type { EpChoice } from "./config.js";
+import { makeNoiseBatchable } from "./onnx-batch-noise.js";
+import type { ProviderChoice } from "./provider.js";
+import { chooseProvider, sessionOptions } from "./provider.js";
+
+export interface LoadedNetwork extends SessionEntry {
+  file: string;
+  precision: "fp32";
+  loadMs: number;
+}
+
+export interface LoadedModel {
+  dir: string;
+  manifest: Manifest;
+  provider: ProviderChoice;
+  networks: Partial<Record<NetworkName, LoadedNetwork>>;
+}
+
+export type Log = (event: string, fields?: Record<string, unknown>) => void;
+
+function readVerified(dir: string, file: string, m: Manifest): Uint8Array {
+  const path = join(dir, file);
+  if (!existsSync(path)) throw new Error(`${path} not found (named in manifest.json)`);
+  const bytes = new Uint8Array(readFileSync(path));
+  const entry = m.files.find((f) => f.path === file);
+  if (entry?.sha256) {
+    const got = createHash("sha256").update(bytes).digest("hex");
+    if (got !== entry.sha256) throw new Error(`${path}: sha256 ${got} does not match manifest.json (${entry.sha256})`);
+  }
+  return bytes;
+}
+
+/** A synthesis graph's noise inputs all take a batch axis once the declared batch-1 is made dynamic. */
+function prepareSynthesis(bytes: Uint8Array, net: NetworkSpec): { model: Uint8Array; batchable: boolean } {
+  const noise = noiseInputs(net);
+  const { model, changed } = makeNoiseBatchable(bytes);
+  const batchable = noise.every((n) => {
+    if (changed.includes(n.name)) return true;
+    const spec = net.inputs.find((i) => i.name === n.name);
+    return spec !== undefined && typeof spec.shape[0] === "string";
+  });
+  return { model, batchable };
+}
+
+export async function loadModel(dir: string, want: EpChoice, threads: number, log: Log): Promise<LoadedModel> {
+  const manifest = parseManifest(JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")));
+  const mappingBytes = readVerified(dir, manifest.networks.mapping.files.fp32!, manifest);
+  const provider = await chooseProvider(want, mappingBytes, threads);
+  log("execution_provider", { ep: provider.ep, reason: provider.reason });
+  const opts = sessionOptions(provider.ep, threads);
+  const networks: LoadedModel["networks"] = {};
+  for (const name of ["mapping", "student", "teacher"] as const) {
+    const spec = manifest.networks[name];
+    if (!spec) continue;
+    const file = spec.files.fp32!;
+    const t0 = performance.now();
+    const bytes = name === "mapping" ? mappingBytes : readVerified(dir, file, manifest);
+    const { model, batchable } = name === "mapping" ? { model: bytes, batchable: true } : prepareSynthesis(bytes, spec);
+    const session = await ort.InferenceSession.create(model, opts);
+    const loadMs = performance.now() - t0;
+    networks[name] = { session, batchable, ortTensor: ort.Tensor, file, precision: "fp32", loadMs };
+    log("network_loaded", { network: name, file, bytes: bytes.length, batchable, ep: provider.ep, ms: Math.round(loadMs) });
+  }
+  return { dir, manifest, provider, networks };
+}
+
+export async function releaseModel(m: LoadedModel): Promise<void> {
+  for (const n of Object.values(m.networks)) await n?.session.release();
+}

@@ -1,0 +1,189 @@
+// Types and validation of models/<id>/manifest.json (docs/model-format.md, seedface-model/1) and the questions
+// the runtimes ask of it: which file to load, which output serves a size, which noise maps to feed.
+
+export const MODEL_FORMAT = "seedface-model/1";
+
+export type Dim = number | string;
+export interface TensorSpec {
+  name: string;
+  shape: Dim[];
+  dtype: string;
+  size?: number;
+}
+export interface Level {
+  size: number;
+  output: string;
+  macs: number;
+  peak_activation_bytes: number;
+}
+export interface NetworkSpec {
+  inputs: TensorSpec[];
+  outputs: TensorSpec[];
+  files: Record<string, string>;
+  params?: number;
+  macs?: number;
+  n_w?: number;
+  n_layers?: number;
+  channels?: number[];
+  edge_precision?: string;
+  levels?: Level[];
+}
+export interface FileEntry {
+  path: string;
+  sha256?: string;
+  bytes?: number;
+  network?: string;
+  precision?: string;
+}
+export interface Manifest {
+  format: string;
+  id: string;
+  version: string;
+  architecture?: string;
+  resolution: number;
+  style_dim: number;
+  seed_algorithm: string;
+  trained?: boolean;
+  status?: string;
+  truncation: { mean: number[]; default_psi: number };
+  networks: { mapping: NetworkSpec; student: NetworkSpec; teacher?: NetworkSpec };
+  files: FileEntry[];
+  quantization?: unknown;
+  metrics?: unknown;
+  provenance?: unknown;
+  training_data?: { name?: string; licence?: string; note?: string };
+}
+export interface NoiseInput {
+  name: string;
+  /** Index k of noise_k (the seed stream is 1 + k). */
+  index: number;
+  size: number;
+}
+
+export class ManifestError extends Error {
+  override name = "ManifestError";
+}
+
+function fail(msg: string): never {
+  throw new ManifestError(`manifest.json: ${msg}`);
+}
+
+function isObj(x: unknown): x is Record<string, unknown> {
+  return typeof x === "object" && x !== null && !Array.isArray(x);
+}
+
+function tensors(x: unknown, where: string): TensorSpec[] {
+  if (!Array.isArray(x) || x.length === 0) fail(`${where} must be a non-empty array`);
+  return x.map((t, i) => {
+    if (!isObj(t) || typeof t.name !== "string" || !Array.isArray(t.shape)) fail(`${where}[${i}] needs name and shape`);
+    return t as unknown as TensorSpec;
+  });
+}
+
+function network(x: unknown, name: string): NetworkSpec {
+  if (!isObj(x)) fail(`networks.${name} missing`);
+  const inputs = tensors(x.inputs, `networks.${name}.inputs`);
+  const outputs = tensors(x.outputs, `networks.${name}.outputs`);
+  if (!isObj(x.files) || typeof x.files.fp32 !== "string") fail(`networks.${name}.files.fp32 missing`);
+  return { ...(x as unknown as NetworkSpec), inputs, outputs };
+}
+
+/** A manifest that may be teacher-only (networks.student null, docs/model-format.md): what the origin can serve. */
+export type AnyManifest = Omit<Manifest, "networks"> & {
+  networks: { mapping: NetworkSpec; student: NetworkSpec | null; teacher?: NetworkSpec };
+};
+
+/** Validate a manifest that must have a student (the edge, the browser). Teacher-only models get a clear error. */
+export function parseManifest(x: unknown): Manifest {
+  const m = parseAnyManifest(x);
+  if (!m.networks.student) fail(`model ${m.id} is teacher-only (networks.student is null): it has no student to run`);
+  return m as Manifest;
+}
+
+/** Validate any manifest, teacher-only ones included. Throws ManifestError with the first problem found. */
+export function parseAnyManifest(x: unknown): AnyManifest {
+  if (!isObj(x)) fail("not an object");
+  if (x.format !== MODEL_FORMAT) fail(`format must be ${MODEL_FORMAT} (got ${JSON.stringify(x.format)})`);
+  if (typeof x.id !== "string" || typeof x.version !== "string") fail("id and version must be strings");
+  if (!Number.isInteger(x.resolution) || !Number.isInteger(x.style_dim)) fail("resolution and style_dim must be integers");
+  if (x.seed_algorithm !== "seedface-seed/1") fail(`unsupported seed_algorithm ${JSON.stringify(x.seed_algorithm)}`);
+  const tr = x.truncation;
+  if (!isObj(tr) || !Array.isArray(tr.mean) || tr.mean.length !== x.style_dim) fail("truncation.mean must have style_dim values");
+  if (typeof tr.default_psi !== "number") fail("truncation.default_psi must be a number");
+  if (!isObj(x.networks)) fail("networks missing");
+  const networks = {
+    mapping: network(x.networks.mapping, "mapping"),
+    student: x.networks.student === null ? null : network(x.networks.student, "student"),
+    ...(x.networks.teacher ? { teacher: network(x.networks.teacher, "teacher") } : {}),
+  };
+  if (!networks.student && !networks.teacher) fail("needs a student or a teacher network");
+  const m: AnyManifest = { ...(x as unknown as AnyManifest), networks, files: Array.isArray(x.files) ? (x.files as FileEntry[]) : [] };
+  if (m.networks.student) studentLevels(m as Manifest); // validates that the student has usable outputs
+  return m;
+}
+
+/** Spatial size of an image output: its "size" field, else the last dimension of its shape. */
+export function outputSize(t: TensorSpec): number {
+  if (typeof t.size === "number") return t.size;
+  const last = t.shape[t.shape.length - 1];
+  if (typeof last !== "number") fail(`output ${t.name} has no static size`);
+  return last;
+}
+
+/** Student levels sorted by size (from `levels`, else derived from the img_* outputs). */
+export function studentLevels(m: Manifest): Level[] {
+  const st = m.networks.student;
+  const levels = st.levels?.length
+    ? st.levels
+    : st.outputs.map((o) => ({ size: outputSize(o), output: o.name, macs: 0, peak_activation_bytes: 0 }));
+  if (levels.length === 0) fail("student has no image outputs");
+  return [...levels].sort((a, b) => a.size - b.size);
+}
+
+/** The smallest level whose size is >= size; the largest (native) level when size exceeds the model. */
+export function levelForSize(m: Manifest, size: number): Level {
+  const levels = studentLevels(m);
+  return levels.find((l) => l.size >= size) ?? levels[levels.length - 1]!;
+}
+
+/** Output name of a network's image at full resolution (the largest img_* output). */
+export function fullOutput(net: NetworkSpec): TensorSpec {
+  return [...net.outputs].sort((a, b) => outputSize(b) - outputSize(a))[0]!;
+}
+
+/** noise_k inputs of a network, in k order, with their spatial sizes. */
+export function noiseInputs(net: NetworkSpec): NoiseInput[] {
+  const out: NoiseInput[] = [];
+  for (const t of net.inputs) {
+    const m = /^noise_(\d+)$/.exec(t.name);
+    if (!m) continue;
+    const s = t.shape[t.shape.length - 1];
+    if (typeof s !== "number") fail(`${t.name} has no static size`);
+    out.push({ name: t.name, index: Number(m[1]), size: s });
+  }
+  return out.sort((a, b) => a.index - b.index);
+}
+
+/**
+ * The style input: its name, number of style slots (n_w) and rank: 3 for W+ [B, n_w, style_dim], 2 for a graph
+ * that takes one style vector [B, style_dim] (imported release graphs).
+ */
+export function wInput(net: NetworkSpec): { name: string; nW: number; rank: 2 | 3 } {
+  const t = net.inputs.find((i) => !i.name.startsWith("noise_"));
+  if (!t) fail("network has no w input");
+  if (t.shape.length === 2) return { name: t.name, nW: 1, rank: 2 };
+  const nW = t.shape.length === 3 && typeof t.shape[1] === "number" ? t.shape[1] : net.n_w;
+  if (typeof nW !== "number") fail(`${t.name} has no static n_w`);
+  return { name: t.name, nW, rank: 3 };
+}
+
+/** File name and precision to load for a network: `preferred` (e.g. edge_precision) when present, else fp32. */
+export function networkFile(net: NetworkSpec, preferred?: string): { file: string; precision: string } {
+  if (preferred && net.files[preferred]) return { file: net.files[preferred]!, precision: preferred };
+  return { file: net.files.fp32!, precision: "fp32" };
+}
+
+/** Sizes the edge can render natively (student levels). */
+export function edgeSizes(m: Manifest): number[] {
+  return studentLevels(m).map((l) => l.size);
+}

@@ -1,0 +1,78 @@
+// Determinism across runtimes: the same URL drawn by the worker in workerd and by the same shared pipeline in
+// Node must give the same PNG bytes when the same ORT build runs the model (onnxruntime-web's wasm), and nearly the
+// same pixels with onnxruntime-node's native CPU kernels (what the origin uses).
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import * as ortNode from "onnxruntime-node";
+import * as ortWeb from "onnxruntime-web";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ModelRunner, Tensor } from "../../src/shared/face.js";
+import { renderFacePixels } from "../../src/shared/face.js";
+import type { Manifest } from "../../src/shared/manifest.js";
+import { networkFile, parseManifest } from "../../src/shared/manifest.js";
+import { parseFaceRequest } from "../../src/shared/params.js";
+import { encodePng } from "../../src/shared/png.js";
+import { decodePng, psnr, rgbOf } from "../helpers/png.js";
+import type { WorkerHandle } from "../helpers/worker.js";
+import { REPO, startWorker } from "../helpers/worker.js";
+
+type Ort = typeof ortWeb | typeof ortNode;
+const id = JSON.parse(readFileSync(resolve(REPO, "models/default.json"), "utf8")).default;
+const dir = resolve(REPO, "models", id);
+const m: Manifest = parseManifest(JSON.parse(readFileSync(resolve(dir, "manifest.json"), "utf8")));
+const files: Record<string, string> = {
+  mapping: networkFile(m.networks.mapping).file,
+  student: networkFile(m.networks.student, m.networks.student.edge_precision).file,
+};
+
+function runner(ort: Ort, provider: string): ModelRunner {
+  const sessions = new Map<string, Promise<ortWeb.InferenceSession>>();
+  return {
+    async run(net, feeds, outputs) {
+      if (!sessions.has(net)) {
+        const bytes = new Uint8Array(readFileSync(resolve(dir, files[net]!)));
+        sessions.set(net, (ort.InferenceSession as typeof ortWeb.InferenceSession).create(bytes, { executionProviders: [provider], intraOpNumThreads: 1 }));
+      }
+      const s = await sessions.get(net)!;
+      const f: Record<string, ortWeb.Tensor> = {};
+      for (const [k, t] of Object.entries(feeds)) f[k] = new (ort.Tensor as typeof ortWeb.Tensor)("float32", t.data, t.dims);
+      const r = await s.run(f, outputs);
+      const out: Record<string, Tensor> = {};
+      for (const n of outputs) out[n] = { data: r[n]!.data as Float32Array, dims: [...r[n]!.dims] };
+      return out;
+    },
+  };
+}
+
+let w: WorkerHandle;
+beforeAll(async () => {
+  ortWeb.env.wasm.numThreads = 1;
+  w = await startWorker();
+});
+afterAll(async () => w?.dispose());
+
+describe("workerd vs Node", () => {
+  const queries = ["size=128", "size=64&psi=0.5", "size=40", "size=200"];
+  it("Node with the same ORT wasm build gives byte-identical PNGs", async () => {
+    const web = runner(ortWeb, "wasm");
+    for (const q of queries) {
+      const req = parseFaceRequest("alice@example.com.png", new URLSearchParams(q), { psi: m.truncation.default_psi });
+      const edge = new Uint8Array(await (await fetch(`${w.url}/face/alice@example.com.png?${q}`)).arrayBuffer());
+      const node = await encodePng(await renderFacePixels(web, m, req), req.size, req.size);
+      expect(Buffer.from(node).equals(Buffer.from(edge)), q).toBe(true);
+    }
+    const morph = parseFaceRequest("a~b.png", new URLSearchParams("t=0.3&size=64"), { psi: m.truncation.default_psi });
+    const edge = new Uint8Array(await (await fetch(`${w.url}/face/a~b.png?t=0.3&size=64`)).arrayBuffer());
+    expect(Buffer.from(await encodePng(await renderFacePixels(web, m, morph), 64, 64)).equals(Buffer.from(edge))).toBe(true);
+  });
+
+  it("onnxruntime-node (native CPU, the origin's runtime) gives the same picture within 40 dB", async () => {
+    const native = runner(ortNode, "cpu");
+    for (const q of queries) {
+      const req = parseFaceRequest("bob.png", new URLSearchParams(q), { psi: m.truncation.default_psi });
+      const edge = rgbOf(decodePng(new Uint8Array(await (await fetch(`${w.url}/face/bob.png?${q}`)).arrayBuffer())));
+      const node = await renderFacePixels(native, m, req);
+      expect(psnr(node, edge), q).toBeGreaterThanOrEqual(40);
+    }
+  });
+});

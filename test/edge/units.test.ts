@@ -1,0 +1,108 @@
+// Unit tests of the edge's decision logic (no workerd needed: these modules are plain TypeScript).
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { describe, expect, it } from "vitest";
+import { CircuitBreaker } from "../../src/edge/circuit-breaker.js";
+import { parseOrigins } from "../../src/edge/config.js";
+import { Coalescer } from "../../src/edge/coalesce.js";
+import { levelNeed, planRender } from "../../src/edge/memory-guard.js";
+import { originOrder } from "../../src/edge/origin-client.js";
+import { parseManifest, studentLevels } from "../../src/shared/manifest.js";
+import { parseFaceRequest } from "../../src/shared/params.js";
+
+const repo = resolve(import.meta.dirname, "../..");
+const id = JSON.parse(readFileSync(resolve(repo, "models/default.json"), "utf8")).default;
+const m = parseManifest(JSON.parse(readFileSync(resolve(repo, `models/${id}/manifest.json`), "utf8")));
+const req = (q: string) => parseFaceRequest("alice.png", new URLSearchParams(q));
+
+describe("circuit breaker", () => {
+  it("opens after N failures, lets one probe through after the cool-down, closes on success", () => {
+    let now = 0;
+    const b = new CircuitBreaker(2, 1000, () => now);
+    expect(b.allow()).toBe(true);
+    b.failure();
+    expect(b.state).toBe("closed");
+    b.failure();
+    expect(b.state).toBe("open");
+    expect(b.allow()).toBe(false);
+    now = 1000;
+    expect(b.state).toBe("half-open");
+    expect(b.allow()).toBe(true);
+    expect(b.allow()).toBe(false); // only one probe
+    b.failure();
+    expect(b.state).toBe("open");
+    now = 2000;
+    expect(b.allow()).toBe(true);
+    b.success();
+    expect(b.state).toBe("closed");
+  });
+});
+
+describe("memory guard plan", () => {
+  const levels = studentLevels(m);
+  const top = levels[levels.length - 1]!;
+  const roomy = { budgetBytes: 1e12, baselineBytes: 20e6, drawn: new Set<number>() };
+  it("draws the smallest level >= size at the edge when it fits", () => {
+    for (const size of [16, 40, 100, top.size]) {
+      const p = planRender(m, req(`size=${size}`), roomy, false);
+      expect(p.where).toBe("edge");
+      if (p.where === "edge") expect(p.draw.levelSize).toBe(levels.find((l) => l.size >= size)!.size);
+    }
+  });
+  it("above the resolution: origin when configured, else native + upscale (not degraded)", () => {
+    expect(planRender(m, req(`size=${top.size * 2}`), roomy, true).where).toBe("origin");
+    const p = planRender(m, req(`size=${top.size * 2}`), roomy, false);
+    expect(p.where === "edge" && p.draw.levelSize === top.size && !p.draw.degraded).toBe(true);
+  });
+  it("beyond the budget: origin if configured, else the largest fitting level, degraded", () => {
+    const below = levels[levels.length - 2]!;
+    const tight = { ...roomy, budgetBytes: (levelNeed(below, 20e6) + levelNeed(top, 20e6)) / 2 };
+    const o = planRender(m, req(`size=${top.size}`), tight, true);
+    expect(o.where === "origin" && o.fallback?.levelSize === below.size).toBe(true);
+    const d = planRender(m, req(`size=${top.size}`), tight, false);
+    expect(d.where === "edge" && d.draw.levelSize === below.size && d.draw.degraded).toBeTruthy();
+    // a level already drawn in this isolate is known to fit
+    const drawn = planRender(m, req(`size=${top.size}`), { ...tight, drawn: new Set([top.size]) }, false);
+    expect(drawn.where === "edge" && !drawn.draw.degraded).toBe(true);
+  });
+  it("teacher needs an origin", () => {
+    expect(planRender(m, req("model=teacher"), roomy, false).where).toBe("none");
+    expect(planRender(m, req("model=teacher"), roomy, true).where).toBe("origin");
+  });
+});
+
+describe("origin selection", () => {
+  it("only http(s) URLs from config count", () => {
+    expect(parseOrigins(" https://a.example/ ,ftp://x, nonsense,http://b:8080")).toEqual(["https://a.example", "http://b:8080"]);
+  });
+  it("picks the first origin by seed hash, then fails over through all of them", async () => {
+    const origins = ["http://a", "http://b", "http://c"];
+    const firsts = new Set<string>();
+    for (let i = 0; i < 30; i++) {
+      const order = await originOrder(parseFaceRequest(`s${i}.png`, new URLSearchParams()), origins);
+      expect([...order].sort()).toEqual(origins);
+      expect(order).toEqual(await originOrder(parseFaceRequest(`s${i}.png`, new URLSearchParams("size=64")), origins));
+      firsts.add(order[0]!);
+    }
+    expect(firsts.size).toBe(3);
+  });
+});
+
+describe("coalescer", () => {
+  it("shares one run per key until it settles", async () => {
+    const c = new Coalescer<number>();
+    let runs = 0;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const fn = async () => {
+      runs++;
+      await gate;
+      return 42;
+    };
+    const a = c.run("k", fn), b = c.run("k", fn), other = c.run("j", fn);
+    expect([a.shared, b.shared, other.shared]).toEqual([false, true, false]);
+    release();
+    expect(await Promise.all([a.promise, b.promise, other.promise])).toEqual([42, 42, 42]);
+    expect(runs).toBe(2);
+  });
+});

@@ -1,0 +1,285 @@
+// Integration: the built worker (dist/) in real workerd via Miniflare, over real HTTP.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { encodePng } from "../../src/shared/png.js";
+import { decodePng, isNonBlank, rgbOf } from "../helpers/png.js";
+import type { WorkerHandle } from "../helpers/worker.js";
+import { startWorker } from "../helpers/worker.js";
+
+let w: WorkerHandle;
+let info: { resolution: number; levels: { size: number; estimated_wasm_bytes: number }[]; defaultPsi: number; label: string };
+
+async function get(path: string, init?: RequestInit) {
+  const res = await fetch(w.url + path, init);
+  const bytes = new Uint8Array(await res.arrayBuffer());
+  return { res, bytes };
+}
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const json = async (r: Response | Promise<Response>): Promise<any> => (await r).json();
+const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b));
+
+beforeAll(async () => {
+  w = await startWorker();
+  const models = await json(fetch(`${w.url}/v1/models`));
+  const m = models.models[0];
+  info = { resolution: m.resolution, levels: m.edge.levels, defaultPsi: m.params.psi.default, label: m.label };
+});
+afterAll(async () => w?.dispose());
+
+describe("GET /face/:seed.png", () => {
+  it("serves valid, non-blank PNGs of exactly the requested size with the documented headers", async () => {
+    const sizes = [...new Set([16, 40, ...info.levels.map((l) => l.size).filter((s) => s >= 16), info.resolution + 20])];
+    for (const size of sizes) {
+      const { res, bytes } = await get(`/face/alice@example.com.png?size=${size}`);
+      expect(res.status, `size ${size}`).toBe(200);
+      expect(res.headers.get("content-type")).toBe("image/png");
+      expect(res.headers.get("cache-control")).toBe("public, max-age=31536000, immutable");
+      expect(res.headers.get("etag")).toMatch(/^"[0-9a-f]{32}"$/);
+      expect(res.headers.get("access-control-allow-origin")).toBe("*");
+      expect(res.headers.get("x-face-model")).toBe(info.label);
+      expect(res.headers.get("x-face-source")).toBe("edge");
+      expect(res.headers.get("server-timing")).toMatch(/infer;dur=[\d.]+/);
+      expect(res.headers.get("x-face-degraded")).toBeNull();
+      const img = decodePng(bytes);
+      expect([img.width, img.height]).toEqual([size, size]);
+      expect(isNonBlank(img), `size ${size} is blank`).toBe(true);
+    }
+  });
+
+  it("different seeds give different faces", async () => {
+    const a = rgbOf(decodePng((await get("/face/alice.png?size=32")).bytes));
+    const b = rgbOf(decodePng((await get("/face/bob.png?size=32")).bytes));
+    expect(same(a, b)).toBe(false);
+  });
+
+  it("repeats are byte-identical, the second from cache; equivalent URLs share the entry", async () => {
+    const first = await get("/face/repeat-me.png?size=48&psi=0.5");
+    expect(first.res.headers.get("x-face-source")).toBe("edge");
+    const second = await get("/face/repeat-me.png?size=48&psi=0.5");
+    expect(second.res.headers.get("x-face-source")).toBe("cache");
+    expect(same(first.bytes, second.bytes)).toBe(true);
+    expect(second.res.headers.get("etag")).toBe(first.res.headers.get("etag"));
+    const equivalent = await get("/face/repeat%2Dme.png?psi=0.500&size=048&utm_source=x");
+    expect(equivalent.res.headers.get("x-face-source")).toBe("cache");
+    expect(same(first.bytes, equivalent.bytes)).toBe(true);
+  });
+
+  it("the PNG bytes equal Node's encoding of the same pixels (one encoder, both runtimes)", async () => {
+    const { bytes } = await get("/face/node-vs-workerd.png?size=64");
+    const img = decodePng(bytes);
+    const again = await encodePng(rgbOf(img), img.width, img.height);
+    expect(same(again, bytes)).toBe(true);
+  });
+
+  it("HEAD gives the headers without a body", async () => {
+    const g = await get("/face/head.png?size=32");
+    const h = await get("/face/head.png?size=32", { method: "HEAD" });
+    expect(h.res.status).toBe(200);
+    expect(h.bytes.length).toBe(0);
+    expect(h.res.headers.get("etag")).toBe(g.res.headers.get("etag"));
+    expect(h.res.headers.get("content-length")).toBe(String(g.bytes.length));
+    expect(h.res.headers.get("content-type")).toBe("image/png");
+  });
+
+  it("If-None-Match gives 304, from cache and before any render", async () => {
+    const g = await get("/face/etag.png?size=32");
+    const etag = g.res.headers.get("etag")!;
+    const n = await get("/face/etag.png?size=32", { headers: { "if-none-match": etag } });
+    expect(n.res.status).toBe(304);
+    expect(n.res.headers.get("etag")).toBe(etag);
+    expect(n.bytes.length).toBe(0);
+    const other = await get("/face/etag.png?size=32", { headers: { "if-none-match": '"nope"' } });
+    expect(other.res.status).toBe(200);
+    // A fresh worker (empty cache) can answer 304 without drawing, since the ETag is a function of the URL.
+    const fresh = await startWorker();
+    try {
+      const r = await fetch(`${fresh.url}/face/etag.png?size=32`, { headers: { "if-none-match": `W/${etag}, "x"` } });
+      expect(r.status).toBe(304);
+      const health = await json(fetch(`${fresh.url}/healthz`));
+      expect(health.sessions_loaded).toBe(false);
+    } finally {
+      await fresh.dispose();
+    }
+  });
+
+  it("a fresh worker draws identical bytes", async () => {
+    const seeds = ["fresh-1", "ünïcødé 🙂", "a%2Fb", String(12345678901234567890n)];
+    const fresh = await startWorker();
+    try {
+      for (const s of seeds) {
+        const p = `/face/${s.startsWith("a%") ? s : encodeURIComponent(s)}.png?size=40`;
+        const a = await get(p);
+        const b = new Uint8Array(await (await fetch(fresh.url + p)).arrayBuffer());
+        expect(a.res.status).toBe(200);
+        expect(same(a.bytes, b), `seed ${s}`).toBe(true);
+      }
+    } finally {
+      await fresh.dispose();
+    }
+  });
+
+  it("slashes encoded as %2F are part of the seed, and seeds up to 256 bytes work", async () => {
+    const slash = await get("/face/a%2Fb.png?size=32");
+    const plain = await get("/face/ab.png?size=32");
+    expect(slash.res.status).toBe(200);
+    expect(same(slash.bytes, plain.bytes)).toBe(false);
+    const long = await get(`/face/${"é".repeat(128)}.png?size=16`);
+    expect(long.res.status).toBe(200);
+  });
+
+  it("concurrent requests for a new key share one inference", async () => {
+    const rs = await Promise.all(Array.from({ length: 6 }, () => get("/face/coalesce-me.png?size=24")));
+    for (const r of rs) {
+      expect(r.res.status).toBe(200);
+      expect(same(r.bytes, rs[0]!.bytes)).toBe(true);
+    }
+    const timings = rs.map((r) => r.res.headers.get("server-timing") ?? "");
+    const sources = rs.map((r) => r.res.headers.get("x-face-source"));
+    // Exactly one drew; the others joined it or (if they came later) hit the cache.
+    expect(timings.filter((t) => t.includes("infer") && !t.includes("coalesced")).length).toBe(1);
+    expect(sources.filter((s) => s === "edge").length + sources.filter((s) => s === "cache").length).toBe(6);
+  });
+});
+
+describe("morph /face/:a~:b.png", () => {
+  it("t=0 is A's face, t=1 is B's, t=0.5 is a different non-blank face", async () => {
+    const a = await get("/face/alice.png?size=48");
+    const b = await get("/face/bob.png?size=48");
+    const m0 = await get("/face/alice~bob.png?size=48&t=0");
+    const m1 = await get("/face/alice~bob.png?size=48&t=1");
+    const mid = await get("/face/alice~bob.png?size=48&t=0.5");
+    for (const r of [m0, m1, mid]) expect(r.res.status).toBe(200);
+    expect(same(rgbOf(decodePng(m0.bytes)), rgbOf(decodePng(a.bytes)))).toBe(true);
+    expect(same(rgbOf(decodePng(m1.bytes)), rgbOf(decodePng(b.bytes)))).toBe(true);
+    const midImg = decodePng(mid.bytes);
+    expect(isNonBlank(midImg)).toBe(true);
+    expect(same(rgbOf(midImg), rgbOf(decodePng(a.bytes)))).toBe(false);
+    expect(same(rgbOf(midImg), rgbOf(decodePng(b.bytes)))).toBe(false);
+    expect(m0.res.headers.get("etag")).not.toBe(a.res.headers.get("etag"));
+    const again = await get("/face/alice~bob.png?t=0.500&size=48");
+    expect(again.res.headers.get("x-face-source")).toBe("cache");
+    expect(same(again.bytes, mid.bytes)).toBe(true);
+  });
+  it("a literal ~ inside a seed is %7E", async () => {
+    const r = await get("/face/a%7Eb.png?size=16");
+    expect(r.res.status).toBe(200);
+    expect(r.res.headers.get("etag")).not.toBe((await get("/face/a~b.png?size=16")).res.headers.get("etag"));
+  });
+});
+
+describe("errors are JSON {error:{code,message}}", () => {
+  const cases: [string, string, number, string][] = [
+    ["GET", "/face/alice.jpg", 400, "bad_extension"],
+    ["GET", "/face/alice", 400, "bad_extension"],
+    ["GET", "/face/.png", 400, "bad_seed"],
+    ["GET", `/face/${"x".repeat(257)}.png`, 400, "bad_seed"],
+    ["GET", "/face/%E0%A4%A.png", 400, "bad_seed"],
+    ["GET", "/face/a~b~c.png", 400, "bad_seed"],
+    ["GET", "/face/alice.png?size=8", 400, "bad_size"],
+    ["GET", "/face/alice.png?size=2000", 400, "bad_size"],
+    ["GET", "/face/alice.png?size=1e2", 400, "bad_size"],
+    ["GET", "/face/alice.png?psi=2", 400, "bad_psi"],
+    ["GET", "/face/alice.png?psi=abc", 400, "bad_psi"],
+    ["GET", "/face/alice.png?model=gpt", 400, "bad_model"],
+    ["GET", "/face/a~b.png?t=-1", 400, "bad_t"],
+    ["GET", "/nothing-here", 404, "not_found"],
+    ["GET", "/face", 404, "not_found"],
+    ["POST", "/face/alice.png", 405, "method_not_allowed"],
+    ["DELETE", "/face/alice.png", 405, "method_not_allowed"],
+    ["PUT", "/v1/models", 405, "method_not_allowed"],
+    ["POST", "/healthz", 405, "method_not_allowed"],
+  ];
+  it.each(cases)("%s %s -> %i %s", async (method, path, status, code) => {
+    const { res, bytes } = await get(path, { method });
+    expect(res.status).toBe(status);
+    expect(res.headers.get("content-type")).toMatch(/^application\/json/);
+    expect(res.headers.get("cache-control")).toBe("no-store");
+    const body = JSON.parse(new TextDecoder().decode(bytes));
+    expect(body.error.code).toBe(code);
+    expect(typeof body.error.message).toBe("string");
+    expect(body.error.message.length).toBeGreaterThan(5);
+    if (status === 405) expect(res.headers.get("allow")).toMatch(/GET/);
+  });
+  it("random paths and queries never produce a 5xx or a non-JSON error", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.string({ maxLength: 40, unit: "binary" }),
+        fc.constantFrom(".png", ".jpg", "", ".png.png", "~x.png"),
+        fc.dictionary(fc.constantFrom("size", "psi", "model", "t", "x"), fc.string({ maxLength: 6 }), { maxKeys: 3 }),
+        async (seed, ext, query) => {
+          const qs = new URLSearchParams({ size: "16", ...query }).toString();
+          const path = `/face/${encodeURIComponent(seed).replace(/%7E/gi, "~")}${ext}?${qs}`;
+          const { res, bytes } = await get(path);
+          expect(res.status, path).toBeLessThan(500);
+          if (res.status !== 200) expect(JSON.parse(new TextDecoder().decode(bytes)).error.code, path).toBeTruthy();
+          else expect(decodePng(bytes).width).toBe(Number(new URLSearchParams(qs).get("size")));
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+  it("model=teacher without an origin is a clear 503", async () => {
+    const { res, bytes } = await get("/face/alice.png?model=teacher");
+    expect(res.status).toBe(503);
+    expect(JSON.parse(new TextDecoder().decode(bytes)).error.message).toMatch(/origin/);
+  });
+  it("OPTIONS is a CORS preflight answer", async () => {
+    const { res } = await get("/face/alice.png", { method: "OPTIONS" });
+    expect(res.status).toBe(204);
+    expect(res.headers.get("access-control-allow-origin")).toBe("*");
+  });
+});
+
+describe("info routes", () => {
+  it("/v1/models describes the model and the edge levels", async () => {
+    const body = await json(fetch(`${w.url}/v1/models`));
+    const m = body.models[0];
+    expect(m.resolution).toBeGreaterThan(0);
+    expect(m.edge.levels.length).toBeGreaterThan(0);
+    expect(m.edge.sizes_rendered_at_edge.length).toBeGreaterThan(0);
+    expect(m.params.psi.default).toBeGreaterThan(0);
+    expect(m.seed_algorithm).toBe("seedface-seed/1");
+    expect(m).toHaveProperty("training_data");
+    expect(body.origin.configured).toBe(false);
+  });
+  it("/healthz reports ORT's wasm memory after drawing", async () => {
+    await get("/face/health.png?size=32");
+    const h = await json(fetch(`${w.url}/healthz`));
+    expect(h.ok).toBe(true);
+    expect(h.sessions_loaded).toBe(true);
+    expect(h.wasm_memory_bytes).toBeGreaterThanOrEqual(16 * 1024 * 1024);
+  });
+});
+
+describe("memory guard", () => {
+  it("with a budget below a level, renders the largest level within budget, upscaled and marked degraded", async () => {
+    const levels = [...info.levels].sort((a, b) => a.size - b.size);
+    expect(levels.length).toBeGreaterThan(1);
+    const top = levels[levels.length - 1]!, below = levels[levels.length - 2]!;
+    const budgetMb = (below.estimated_wasm_bytes + (top.estimated_wasm_bytes - below.estimated_wasm_bytes) / 2) / 2 ** 20;
+    expect(top.estimated_wasm_bytes).toBeGreaterThan(below.estimated_wasm_bytes);
+    const small = await startWorker({ vars: { EDGE_WASM_BUDGET_MB: String(budgetMb) } });
+    try {
+      const r = await fetch(`${small.url}/face/alice.png?size=${top.size}`);
+      expect(r.status).toBe(200);
+      expect(r.headers.get("x-face-degraded")).toMatch(new RegExp(`${below.size}px`));
+      expect(r.headers.get("cache-control")).toBe("public, max-age=60");
+      const img = decodePng(new Uint8Array(await r.arrayBuffer()));
+      expect([img.width, img.height]).toEqual([top.size, top.size]);
+      expect(isNonBlank(img)).toBe(true);
+      const ok = await fetch(`${small.url}/face/alice.png?size=${below.size}`);
+      expect(ok.headers.get("x-face-degraded")).toBeNull();
+      const none = await startWorker({ vars: { EDGE_WASM_BUDGET_MB: "1" } });
+      try {
+        const r2 = await fetch(`${none.url}/face/alice.png?size=32`);
+        expect(r2.status).toBe(503);
+        expect(r2.headers.get("retry-after")).toBeTruthy();
+        expect((await json(r2)).error.code).toBe("unavailable");
+      } finally {
+        await none.dispose();
+      }
+    } finally {
+      await small.dispose();
+    }
+  });
+});

@@ -1,0 +1,73 @@
+// Test harness: run the built worker (`npm run build` -> dist/, the `wrangler deploy --dry-run` output) in real
+// workerd via Miniflare, on a random local port, with the given vars and optional bindings. Returns its URL.
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { Miniflare } from "miniflare";
+
+export const REPO = resolve(import.meta.dirname, "../..");
+export const DIST = join(REPO, "dist");
+
+export interface WorkerOptions {
+  /** Vars/secrets (strings) merged over wrangler.toml's [vars]. */
+  vars?: Record<string, string>;
+  /** Bind an (in-memory) R2 bucket as FACES. */
+  r2?: boolean;
+  /** Bind MISS_LIMITER with this simple limit per 60 s. */
+  missLimit?: number;
+  /** Static assets directory bound as ASSETS (default: dist-assets/ when it exists). */
+  assetsDir?: string | null;
+  distDir?: string;
+}
+
+export interface WorkerHandle {
+  url: string;
+  mf: Miniflare;
+  dispose(): Promise<void>;
+}
+
+function wranglerToml(): string {
+  return readFileSync(join(REPO, "wrangler.toml"), "utf8");
+}
+
+function tomlVars(toml: string): Record<string, string> {
+  const section = /^\[vars\]\s*$([\s\S]*?)(?=^\[|(?![\s\S]))/m.exec(toml)?.[1] ?? "";
+  const vars: Record<string, string> = {};
+  for (const m of section.matchAll(/^\s*([A-Z0-9_]+)\s*=\s*"([^"]*)"/gm)) vars[m[1]!] = m[2]!;
+  return vars;
+}
+
+function compatibilityDate(toml: string): string {
+  return /^compatibility_date\s*=\s*"([^"]+)"/m.exec(toml)?.[1] ?? "2026-04-01";
+}
+
+/** Modules of the dry-run bundle with their types (the wrangler rules: .wasm compiled, .onnx data). */
+export function distModules(dist = DIST) {
+  if (!existsSync(join(dist, "index.js"))) throw new Error(`${dist}/index.js missing: run \`npm run build\` first`);
+  const modules: { type: "ESModule" | "CompiledWasm" | "Data"; path: string }[] = [{ type: "ESModule", path: join(dist, "index.js") }];
+  for (const f of readdirSync(dist)) {
+    if (f.endsWith(".wasm")) modules.push({ type: "CompiledWasm", path: join(dist, f) });
+    else if (f.endsWith(".onnx")) modules.push({ type: "Data", path: join(dist, f) });
+  }
+  return modules;
+}
+
+export async function startWorker(opts: WorkerOptions = {}): Promise<WorkerHandle> {
+  const toml = wranglerToml();
+  const dist = opts.distDir ?? DIST;
+  const assetsDir = opts.assetsDir === undefined ? join(REPO, "dist-assets") : opts.assetsDir;
+  const mf = new Miniflare({
+    modules: distModules(dist),
+    modulesRoot: dist,
+    compatibilityDate: compatibilityDate(toml),
+    bindings: { ...tomlVars(toml), ...(opts.vars ?? {}) },
+    ...(opts.r2 ? { r2Buckets: ["FACES"] } : {}),
+    ...(opts.missLimit ? { ratelimits: { MISS_LIMITER: { simple: { limit: opts.missLimit, period: 60 } } } } : {}),
+    ...(assetsDir && existsSync(assetsDir)
+      ? { assets: { directory: assetsDir, binding: "ASSETS", routerConfig: { invoke_user_worker_ahead_of_assets: true, has_user_worker: true } } }
+      : {}),
+    host: "127.0.0.1",
+    port: 0,
+  });
+  const url = (await mf.ready).toString().replace(/\/$/, "");
+  return { url, mf, dispose: () => mf.dispose() };
+}

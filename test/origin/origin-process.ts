@@ -1,0 +1,114 @@
+// Test harness: runs the origin as a real child process (the same entry point as `npm run origin`) on a free port.
+import { execFileSync, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+export const ROOT = resolve(import.meta.dirname, "..", "..");
+/** Models root of the repository (what the edge bundles), unless overridden. */
+export const MODELS = process.env.SEEDFACE_TEST_MODELS ?? join(ROOT, "models");
+export const TOKEN = "test-token-0123456789abcdef";
+
+interface ManifestLite {
+  id: string;
+  version: string;
+  networks: { teacher?: unknown };
+  files: { path: string; sha256?: string }[];
+  provenance?: { from?: string };
+}
+
+/**
+ * A models root whose default model has a teacher. The committed untrained default leaves teacher.onnx out (size),
+ * so when it is missing, the same model is re-exported with its teacher by the tool that made it
+ * (`seedface.make_default --with-teacher`, deterministic: fixed torch seed) into a temp folder, cached by the
+ * student's hash, and checked to have byte-identical mapping and student files, so the edge (which bundles the
+ * committed model) and the origin draw from the same networks.
+ */
+export function modelsWithTeacher(): string {
+  const root = MODELS;
+  const id = (JSON.parse(readFileSync(join(root, "default.json"), "utf8")) as { default: string }).default;
+  const man = JSON.parse(readFileSync(join(root, id, "manifest.json"), "utf8")) as ManifestLite;
+  if (man.networks.teacher) return root;
+  const preset = /seedface\.make_default --preset (\S+)/.exec(man.provenance?.from ?? "")?.[1];
+  if (!preset) throw new Error(`${root}/${id} has no teacher and was not made by seedface.make_default: cannot test teacher renders`);
+  const sha = (f: string) => man.files.find((x) => x.path === f)?.sha256 ?? "";
+  const out = join(tmpdir(), `seedface-origin-teacher-${id}-${man.version}-${sha("student_fp32.onnx").slice(0, 16)}`);
+  if (!existsSync(join(out, id, "teacher.onnx")) || !existsSync(join(out, "default.json"))) {
+    rmSync(out, { recursive: true, force: true });
+    const py = join(ROOT, "training", ".venv", "bin", "python");
+    execFileSync(py, ["-m", "seedface.make_default", "--out", join(out, id), "--preset", preset, "--version", man.version,
+      "--with-teacher", "--no-quantize"], { cwd: join(ROOT, "training"), env: { ...process.env, OMP_NUM_THREADS: "1" }, stdio: "pipe" });
+  }
+  const made = JSON.parse(readFileSync(join(out, id, "manifest.json"), "utf8")) as ManifestLite;
+  for (const f of ["mapping.onnx", "student_fp32.onnx"]) {
+    const got = made.files.find((x) => x.path === f)?.sha256;
+    if (!got || got !== sha(f)) throw new Error(`re-exported ${f} differs from ${root}/${id}/${f}: the committed model is not make_default's`);
+  }
+  return out;
+}
+
+export interface OriginProcess {
+  url: string;
+  proc: ChildProcess;
+  /** Every stdout/stderr line so far. */
+  logs: string[];
+  exited: Promise<number | null>;
+  /** Sends a signal and waits for the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  fetch(path: string, init?: RequestInit & { token?: string | null }): Promise<Response>;
+}
+
+/** Starts the origin on the repository's model plus its teacher (see modelsWithTeacher); flags override defaults. */
+export async function startOrigin(flags: string[] = [], env: Record<string, string> = {}): Promise<OriginProcess> {
+  const dir = mkdtempSync(join(tmpdir(), "origin-test-"));
+  const tokenFile = join(dir, "token");
+  writeFileSync(tokenFile, TOKEN + "\n");
+  const args = ["--import", "tsx", join(ROOT, "src/origin/main.ts"), "--port", "0", "--host", "127.0.0.1",
+    "--models", modelsWithTeacher(), "--token-file", tokenFile, "--threads", "1", "--ep", "cpu", ...flags];
+  const proc = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const logs: string[] = [];
+  const exited = new Promise<number | null>((r) => proc.on("exit", (code) => r(code)));
+  const url = await new Promise<string>((resolveUrl, reject) => {
+    const timer = setTimeout(() => reject(new Error(`origin did not start in 60 s:\n${logs.join("\n")}`)), 60_000);
+    const onLine = (line: string) => {
+      logs.push(line);
+      if (line.includes('"event":"listening"')) {
+        clearTimeout(timer);
+        resolveUrl((JSON.parse(line) as { url: string }).url);
+      }
+    };
+    for (const stream of [proc.stdout!, proc.stderr!]) {
+      let buf = "";
+      stream.setEncoding("utf8");
+      stream.on("data", (d: string) => {
+        buf += d;
+        let i;
+        while ((i = buf.indexOf("\n")) >= 0) {
+          onLine(buf.slice(0, i));
+          buf = buf.slice(i + 1);
+        }
+      });
+    }
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`origin exited with ${code} before listening:\n${logs.join("\n")}`));
+    });
+  });
+  return {
+    url,
+    proc,
+    logs,
+    exited,
+    async stop(signal = "SIGTERM") {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      return exited;
+    },
+    fetch(path, init = {}) {
+      const { token = TOKEN, ...rest } = init;
+      const headers = new Headers(rest.headers);
+      if (token !== null) headers.set("authorization", `Bearer ${token}`);
+      return fetch(url + path, { ...rest, headers });
+    },
+  };
+}

@@ -1,0 +1,436 @@
+"""Export a model directory (``seedface-model/1``): mapping.onnx, student_fp32.onnx, teacher.onnx, manifest.json.
+
+ONNX: opset 17; inputs/outputs named per docs/model-format.md; dynamic batch axis ``B`` on ``z``/``w`` and every
+``img_*``; noise inputs [1, 1, s, s]; the student's static demodulation (and the modulation scale) folded into the
+weights; outputs unclamped. Every export is checked against PyTorch with onnxruntime (max relative error, defined as
+max |ort - torch| / max |torch| per output, must be <= 1e-4).
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import importlib
+import inspect
+import os
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import haar, manifest as mf
+from .counting import count_onnx, count_torch
+from .models.config import ModelConfig
+from .models.mapping import MappingNetwork
+from .models.student import StudentSynthesis
+from .models.teacher import TeacherSynthesis
+
+OPSET = 17
+PARITY_RTOL = 1e-4
+SEED_ALGORITHM = "seedface-seed/1"
+DEFAULT_PSI = 0.7
+
+
+class ExportError(RuntimeError):
+    pass
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Export wrappers
+
+
+class _MappingExport(nn.Module):
+    def __init__(self, mapping: MappingNetwork):
+        super().__init__()
+        self.mapping = mapping
+
+    def forward(self, z):
+        return self.mapping(z)
+
+
+class FoldedStudent(nn.Module):
+    """The student with its static demodulation and modulation scale folded into constant weights.
+
+    forward(w [B, n_w, D], noise_0, ..., noise_K) -> (img_8, ..., img_R). Numerically equal (to float rounding) to
+    StudentSynthesis.forward(w, noise)["imgs"].
+    """
+
+    def __init__(self, student: StudentSynthesis):
+        super().__init__()
+        self.n_w = student.n_w
+        self.n_blocks = student.n_blocks
+        self.noise_sizes = student.noise_sizes()
+        with torch.no_grad():
+            self.register_buffer("const", student.input.input.detach().clone())
+            self._styled("conv1", student.conv1)
+            self._img("to_img1", student.to_img1)
+            self.up_c = []
+            for i, blk in enumerate(student.layers):
+                self.register_buffer(f"b{i}_up_mw", blk.up.modulation.weight.detach().clone())
+                self.register_buffer(f"b{i}_up_mb", blk.up.modulation.bias.detach().clone())
+                self.up_c.append(blk.up.channels)
+                self._styled(f"b{i}_conv1", blk.conv1)
+                self._styled(f"b{i}_conv2", blk.conv2)
+                self._img(f"b{i}_to_img", blk.to_img)
+
+    def _styled(self, name, sc):
+        mw, mb, ws = sc.conv.folded()
+        self.register_buffer(name + "_mw", mw.detach().clone())
+        self.register_buffer(name + "_mb", mb.detach().clone())
+        for j, w in enumerate(ws):
+            self.register_buffer(f"{name}_w{j}", w.detach().clone())
+        setattr(self, name + "_nw", len(ws))
+        setattr(self, name + "_pad", int(ws[0].shape[-1]) // 2)
+        setattr(self, name + "_groups", int(ws[0].shape[0]))
+        self.register_buffer(name + "_noise", sc.noise.weight.detach().clone())
+        self.register_buffer(name + "_bias", sc.bias.detach().clone())
+
+    def _img(self, name, mi):
+        mw, mb, (w,) = mi.conv.folded()
+        self.register_buffer(name + "_mw", mw.detach().clone())
+        self.register_buffer(name + "_mb", mb.detach().clone())
+        self.register_buffer(name + "_w0", w.detach().clone())
+        self.register_buffer(name + "_bias", mi.bias.detach().clone())
+
+    @staticmethod
+    def _mod(style, mw, mb):
+        return F.linear(style, mw, mb).unsqueeze(-1).unsqueeze(-1)
+
+    def _apply_styled(self, name, x, style, noise):
+        x = self._mod(style, getattr(self, name + "_mw"), getattr(self, name + "_mb")) * x
+        if getattr(self, name + "_nw") == 1:
+            w = getattr(self, name + "_w0")
+            x = F.conv2d(x, w, padding=getattr(self, name + "_pad"))
+        else:
+            dw = getattr(self, name + "_w0")
+            x = F.conv2d(x, dw, padding=getattr(self, name + "_pad"), groups=getattr(self, name + "_groups"))
+            x = F.conv2d(x, getattr(self, name + "_w1"))
+        x = x + getattr(self, name + "_noise") * noise
+        return F.leaky_relu(x + getattr(self, name + "_bias"), 0.2)
+
+    def _apply_img(self, name, x, style):
+        x = self._mod(style, getattr(self, name + "_mw"), getattr(self, name + "_mb")) * x
+        return F.conv2d(x, getattr(self, name + "_w0")) + getattr(self, name + "_bias")
+
+    def forward(self, w, *noise):
+        s = [w[:, i] for i in range(self.n_w)]
+        x = self._apply_styled("conv1", self.const, s[0], noise[0])
+        imgs = [haar.idwt_static(self._apply_img("to_img1", x, s[1]), 3, 4, 4)]
+        for i in range(self.n_blocks):
+            hw = 2 ** (i + 2)
+            x = self._mod(s[3 * i + 1], getattr(self, f"b{i}_up_mw"), getattr(self, f"b{i}_up_mb")) * x
+            x = haar.idwt_static(x, self.up_c[i], hw, hw)
+            x = self._apply_styled(f"b{i}_conv1", x, s[3 * i + 1], noise[2 * i + 1])
+            x = self._apply_styled(f"b{i}_conv2", x, s[3 * i + 2], noise[2 * i + 2])
+            f = self._apply_img(f"b{i}_to_img", x, s[3 * i + 3])
+            imgs.append(haar.idwt_static(f, 3, 2 * hw, 2 * hw))
+        return tuple(imgs)
+
+
+class _TeacherExport(nn.Module):
+    def __init__(self, teacher: TeacherSynthesis):
+        super().__init__()
+        self.teacher = teacher
+
+    def forward(self, w, *noise):
+        return self.teacher(w, list(noise))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Helpers
+
+
+def _io(name, shape, **extra):
+    d = {"name": name, "shape": list(shape), "dtype": "float32"}
+    d.update(extra)
+    return d
+
+
+def onnx_export(module, args, path, input_names, output_names, dynamic_axes):
+    module.eval()
+    kwargs = {}
+    if "dynamo" in inspect.signature(torch.onnx.export).parameters:
+        kwargs["dynamo"] = False  # PyTorch >= 2.9 defaults to the dynamo exporter; keep the TorchScript one everywhere
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer warnings about Python-int shapes: those are static by design
+        torch.onnx.export(module, args, str(path), opset_version=OPSET, input_names=input_names,
+                          output_names=output_names, dynamic_axes=dynamic_axes, do_constant_folding=True, **kwargs)
+    import onnx
+
+    model = onnx.load(str(path))
+    if _constants_to_initializers(model):
+        onnx.save(model, str(path))
+    onnx.checker.check_model(str(path))
+
+
+def _constants_to_initializers(model) -> bool:
+    """Move large Constant nodes (weights traced from plain tensor attributes) into graph initializers, so every
+    exported graph carries its weights the same way (tools such as quantizers look at initializers)."""
+    import onnx
+
+    keep, moved = [], False
+    names = {i.name for i in model.graph.initializer}
+    for node in model.graph.node:
+        if node.op_type == "Constant" and len(node.attribute) == 1 and node.attribute[0].name == "value":
+            t = node.attribute[0].t
+            n = 1
+            for d in t.dims:
+                n *= d
+            if n > 16 and node.output[0] not in names:
+                init = onnx.TensorProto()
+                init.CopyFrom(t)
+                init.name = node.output[0]
+                model.graph.initializer.append(init)
+                moved = True
+                continue
+        keep.append(node)
+    if moved:
+        del model.graph.node[:]
+        model.graph.node.extend(keep)
+    return moved
+
+
+def _ort_session(path):
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    so.intra_op_num_threads = max(1, min(4, os.cpu_count() or 1))
+    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+
+
+def rel_err(got: np.ndarray, ref: np.ndarray) -> float:
+    denom = float(np.max(np.abs(ref)))
+    return float(np.max(np.abs(got - ref))) / max(denom, 1e-12)
+
+
+def _parity(path, feeds: dict, refs: dict, what: str) -> dict:
+    sess = _ort_session(path)
+    names = list(refs)
+    outs = sess.run(names, feeds)
+    errs = {}
+    for n, got in zip(names, outs):
+        ref = refs[n]
+        if got.shape != ref.shape:
+            raise ExportError(f"{what}: ONNX output {n} has shape {got.shape}, PyTorch {ref.shape}")
+        errs[n] = rel_err(got, ref)
+        if not np.isfinite(got).all() or errs[n] > PARITY_RTOL:
+            raise ExportError(f"{what}: ONNX output {n} differs from PyTorch: max relative error {errs[n]:.3g} "
+                              f"> {PARITY_RTOL}")
+    return errs
+
+
+def _noise_tensors(sizes, seed=1234):
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randn(1, 1, s, s, generator=g) for s in sizes]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Per-network exports (usable on their own, e.g. by tests)
+
+
+def export_mapping(mapping: MappingNetwork, path, check: bool = True) -> dict:
+    mapping = mapping.eval()
+    d = mapping.style_dim
+    z = torch.randn(2, d, generator=torch.Generator().manual_seed(7))
+    onnx_export(_MappingExport(mapping), (z,), path, ["z"], ["w"], {"z": {0: "B"}, "w": {0: "B"}})
+    errs = {}
+    if check:
+        zz = torch.randn(3, d, generator=torch.Generator().manual_seed(8))
+        with torch.no_grad():
+            ref = mapping(zz).numpy()
+        errs = _parity(path, {"z": zz.numpy()}, {"w": ref}, "mapping")
+    return errs
+
+
+def export_student(student: StudentSynthesis, path, check: bool = True) -> dict:
+    student = student.eval()
+    sizes = student.noise_sizes()
+    folded = FoldedStudent(student).eval()
+    w = torch.randn(2, student.n_w, student.style_dim, generator=torch.Generator().manual_seed(9))
+    noise = _noise_tensors(sizes)
+    in_names = ["w"] + [f"noise_{k}" for k in range(len(sizes))]
+    out_names = [f"img_{s}" for s in student.output_sizes()]
+    dyn = {"w": {0: "B"}}
+    dyn.update({n: {0: "B"} for n in out_names})
+    onnx_export(folded, (w, *noise), path, in_names, out_names, dyn)
+    errs = {}
+    if check:
+        ww = torch.randn(3, student.n_w, student.style_dim, generator=torch.Generator().manual_seed(10))
+        nn_ = _noise_tensors(sizes, seed=11)
+        with torch.no_grad():
+            ref = student(ww, nn_)["imgs"]  # the unfolded module: checks the folding too
+        feeds = {"w": ww.numpy()}
+        feeds.update({f"noise_{k}": n.numpy() for k, n in enumerate(nn_)})
+        errs = _parity(path, feeds, {n: r.numpy() for n, r in zip(out_names, ref)}, "student")
+    return errs
+
+
+def export_teacher(teacher: TeacherSynthesis, path, check: bool = True) -> dict:
+    teacher = teacher.eval()
+    sizes = teacher.noise_sizes()
+    w = torch.randn(2, teacher.n_w, teacher.style_dim, generator=torch.Generator().manual_seed(12))
+    noise = _noise_tensors(sizes)
+    in_names = ["w"] + [f"noise_{k}" for k in range(len(sizes))]
+    out_name = f"img_{teacher.size}"
+    from .models.teacher import ModulatedConv2d as _TMod
+
+    mods = [m for m in teacher.modules() if isinstance(m, _TMod)]
+    try:
+        for m in mods:
+            m.freeze(True)
+        onnx_export(_TeacherExport(teacher), (w, *noise), path, in_names, [out_name],
+                     {"w": {0: "B"}, out_name: {0: "B"}})
+    finally:
+        for m in mods:
+            m.freeze(False)
+    errs = {}
+    if check:
+        ww = torch.randn(2, teacher.n_w, teacher.style_dim, generator=torch.Generator().manual_seed(13))
+        nn_ = _noise_tensors(sizes, seed=14)
+        with torch.no_grad():
+            ref = teacher(ww, nn_).numpy()
+        feeds = {"w": ww.numpy()}
+        feeds.update({f"noise_{k}": n.numpy() for k, n in enumerate(nn_)})
+        errs = _parity(path, feeds, {out_name: ref}, "teacher")
+    return errs
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Model directory
+
+
+def _style_mean_rows(style_mean, style_dim) -> torch.Tensor:
+    sm = torch.as_tensor(style_mean).detach().float().cpu()
+    if sm.dim() == 3:
+        sm = sm[0]
+    if sm.dim() == 1:
+        sm = sm.unsqueeze(0)
+    if sm.shape[-1] != style_dim:
+        raise ExportError(f"style_mean has {sm.shape[-1]} values per row, style_dim is {style_dim}")
+    return sm
+
+
+def build_manifest(tmp: Path, config: ModelConfig, mapping, student, teacher, style_mean, *, model_id, version,
+                   provenance, trained, status, training_data, parity) -> dict:
+    d = config.style_dim
+    sm = _style_mean_rows(style_mean, d)
+    trunc = {"mean": [float(x) for x in sm[0].tolist()], "default_psi": DEFAULT_PSI}
+    if sm.shape[0] > 1 and not torch.allclose(sm, sm[0:1].expand_as(sm)):
+        trunc["mean_w_plus"] = [[float(x) for x in row] for row in sm.tolist()]
+
+    c_map = count_onnx(str(tmp / "mapping.onnx"))
+    c_st = count_onnx(str(tmp / "student_fp32.onnx"))
+    sizes = student.noise_sizes()
+    st_outs = [_io(f"img_{s}", ["B", 3, s, s], size=s) for s in student.output_sizes()]
+    levels = [{"size": o["size"], "output": o["name"], "macs": c_st["per_output"][o["name"]],
+               "peak_activation_bytes": c_st["per_output_peak_activation_bytes"][o["name"]]} for o in st_outs]
+    nets = {
+        "mapping": {
+            "n_layers": config.n_mlp,
+            "inputs": [_io("z", ["B", d])],
+            "outputs": [_io("w", ["B", d])],
+            "files": {"fp32": "mapping.onnx"},
+            "params": count_torch(mapping), "macs": c_map["macs"],
+            "parity_max_rel_err": parity.get("mapping", {}),
+        },
+        "student": {
+            "channels": list(student.channels),
+            "n_w": student.n_w,
+            "inputs": [_io("w", ["B", student.n_w, d])] + [_io(f"noise_{k}", [1, 1, s, s])
+                                                             for k, s in enumerate(sizes)],
+            "outputs": st_outs,
+            "files": {"fp32": "student_fp32.onnx"},
+            "edge_precision": "fp32",
+            "params": count_torch(student), "macs": c_st["macs"],
+            "onnx_params": c_st["params"],
+            "levels": levels,
+            "parity_max_rel_err": parity.get("student", {}),
+        },
+    }
+    files = [mf.file_entry(tmp, "mapping.onnx", "mapping", "fp32"),
+             mf.file_entry(tmp, "student_fp32.onnx", "student", "fp32")]
+    if teacher is not None:
+        c_t = count_onnx(str(tmp / "teacher.onnx"))
+        tsz = teacher.noise_sizes()
+        nets["teacher"] = {
+            "channels": list(teacher.channels),
+            "n_w": teacher.n_w,
+            "inputs": [_io("w", ["B", teacher.n_w, d])] + [_io(f"noise_{k}", [1, 1, s, s]) for k, s in enumerate(tsz)],
+            "outputs": [_io(f"img_{teacher.size}", ["B", 3, teacher.size, teacher.size], size=teacher.size)],
+            "files": {"fp32": "teacher.onnx"},
+            "params": count_torch(teacher), "macs": c_t["macs"],
+            "parity_max_rel_err": parity.get("teacher", {}),
+        }
+        files.append(mf.file_entry(tmp, "teacher.onnx", "teacher", "fp32"))
+    prov = {"source": "random-init", "from": None,
+            "created": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
+            "tool": "seedface.export"}
+    prov.update(provenance or {})
+    return {
+        "format": mf.FORMAT,
+        "id": model_id,
+        "version": version,
+        "architecture": "mobilestylegan",
+        "resolution": config.resolution,
+        "style_dim": d,
+        "seed_algorithm": SEED_ALGORITHM,
+        "trained": bool(trained),
+        "status": status,
+        "config": dict(config.to_dict(), **({} if teacher is not None else {"teacher_channels": None})),
+        "truncation": trunc,
+        "networks": nets,
+        "files": files,
+        "quantization": None,
+        "metrics": {},
+        "provenance": prov,
+        "training_data": training_data,
+    }
+
+
+def export_model_dir(out_dir, config: ModelConfig, mapping: MappingNetwork, student: StudentSynthesis,
+                     teacher: TeacherSynthesis | None, style_mean, *, model_id: str, version: str, provenance: dict,
+                     trained: bool, status: str, training_data: dict | None, quantize: bool = True) -> dict:
+    """Write a complete model directory atomically (temp dir, then rename). Returns the manifest."""
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    try:
+        mapping = mapping.eval().cpu()
+        student = student.eval().cpu()
+        if teacher is not None:
+            teacher = teacher.eval().cpu()
+        parity = {"mapping": export_mapping(mapping, tmp / "mapping.onnx"),
+                  "student": export_student(student, tmp / "student_fp32.onnx")}
+        if teacher is not None:
+            parity["teacher"] = export_teacher(teacher, tmp / "teacher.onnx")
+        man = build_manifest(tmp, config, mapping, student, teacher, style_mean, model_id=model_id, version=version,
+                             provenance=provenance, trained=trained, status=status, training_data=training_data,
+                             parity=parity)
+        mf.validate(man, tmp)
+        mf.save(tmp, man)
+        if quantize:
+            try:
+                q = importlib.import_module("seedface.quantize")
+            except ImportError:
+                q = None
+            if q is not None and hasattr(q, "quantize_model_dir"):
+                q.quantize_model_dir(tmp)
+                man = mf.load(tmp)
+                mf.validate(man, tmp)
+        os.chmod(tmp, 0o755)
+        if out_dir.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
+            os.rmdir(old)
+            os.replace(out_dir, old)
+            os.replace(tmp, out_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out_dir)
+        return man
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

@@ -1,0 +1,93 @@
+"""Run directory bookkeeping: progress lines, CSV + JSON logs of the loss history, time budget."""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+
+class RunLog:
+    """Appends one row per logged step to <run>/log.csv and keeps the whole history (also in the checkpoint,
+    so a resumed run continues the same curves)."""
+
+    def __init__(self, run_dir: Path, history: list[dict] | None = None, name: str = "log"):
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.csv_path = self.run_dir / f"{name}.csv"
+        self.json_path = self.run_dir / f"{name}.json"
+        self.history: list[dict] = list(history or [])
+        self._fields: list[str] | None = None
+        self._rewrite_csv()
+
+    def _rewrite_csv(self) -> None:
+        fields = sorted({k for row in self.history for k in row}, key=_field_order)
+        self._fields = fields or None
+        with open(self.csv_path, "w", newline="") as f:
+            if fields:
+                w = csv.DictWriter(f, fieldnames=fields)
+                w.writeheader()
+                w.writerows(self.history)
+
+    def add(self, row: dict) -> None:
+        row = {k: (float(v) if isinstance(v, (int, float)) and k != "step" else v) for k, v in row.items()}
+        self.history.append(row)
+        if self._fields is None or any(k not in self._fields for k in row):
+            self._rewrite_csv()
+        else:
+            with open(self.csv_path, "a", newline="") as f:
+                csv.DictWriter(f, fieldnames=self._fields).writerow(row)
+
+    def write_json(self, summary: dict) -> None:
+        self.json_path.write_text(json.dumps({"summary": summary, "history": self.history}, indent=1,
+                                             default=_jsonable))
+
+
+def _field_order(k: str):
+    return (0 if k == "step" else 1 if k in ("kimg", "elapsed_s") else 2, k)
+
+
+def _jsonable(x):
+    if isinstance(x, float) and not math.isfinite(x):
+        return str(x)
+    return str(x)
+
+
+class Budget:
+    """Wall-clock budget (minutes, optional) and step limit (optional); `elapsed` continues across resumes."""
+
+    def __init__(self, minutes: float | None, max_steps: int | None, already_elapsed: float = 0.0):
+        self.minutes, self.max_steps = minutes, max_steps
+        self.start = time.time()
+        self.before = already_elapsed
+
+    @property
+    def session_s(self) -> float:
+        return time.time() - self.start
+
+    @property
+    def elapsed(self) -> float:
+        return self.before + self.session_s
+
+    def done(self, step: int) -> bool:
+        if self.max_steps is not None and step >= self.max_steps:
+            return True
+        return self.minutes is not None and self.session_s >= self.minutes * 60
+
+    def fraction(self, step: int) -> float:
+        parts = []
+        if self.max_steps:
+            parts.append(step / self.max_steps)
+        if self.minutes:
+            parts.append(self.session_s / (self.minutes * 60))
+        return min(1.0, max(parts)) if parts else 0.0
+
+
+def progress(prefix: str, step: int, budget: Budget, values: dict, extra: str = "") -> None:
+    frac = budget.fraction(step)
+    bar = "#" * int(frac * 20) + "." * (20 - int(frac * 20))
+    vals = " ".join(f"{k} {v:.4g}" for k, v in values.items() if isinstance(v, (int, float)))
+    print(f"[{prefix}] [{bar}] step {step} {budget.session_s:6.0f}s {vals} {extra}".rstrip(),
+          file=sys.stderr, flush=True)
