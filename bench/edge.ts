@@ -100,9 +100,12 @@ async function main() {
     first_face_after_start_ms: { p50: pct(firstFace, 50), p95: pct(firstFace, 95), note: "worker start (Miniflare) + ORT init + sessions + draw" },
     sizes: rows,
     wasm_memory_peak_mb: Math.max(...Object.values(memAfter)) / 2 ** 20,
+    // ORT runs the whole graph whatever output is fetched when this ratio is ~1 (it would be << 1 if it pruned).
+    infer_ratio_smallest_vs_native: +((rows[0]!.infer_p50_ms as number) / (rows.find((r) => r.size === 128)?.infer_p50_ms as number ?? NaN)).toFixed(2),
     bundle: { raw_mb: +(bundle.raw_bytes / 2 ** 20).toFixed(2), gzip_mb: +(bundle.gzip_bytes / 2 ** 20).toFixed(2), files: bundle.files },
   };
   console.table(rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === "number" ? +v.toFixed(1) : v]))));
+  console.log(`infer p50 at ${rows[0]!.size}px / 128px = ${result.infer_ratio_smallest_vs_native} (≈1: ORT executes the whole student graph for every level)`);
   console.log(`first face after start: p50 ${result.first_face_after_start_ms.p50.toFixed(0)} ms; wasm peak ${result.wasm_memory_peak_mb.toFixed(1)} MB; bundle ${result.bundle.raw_mb} MB raw / ${result.bundle.gzip_mb} MB gzip`);
   mkdirSync(join(REPO, "bench/results"), { recursive: true });
   writeFileSync(join(REPO, "bench/results/edge.json"), JSON.stringify(result, null, 2) + "\n");

@@ -1,6 +1,7 @@
 // `npm run bench:origin [-- --n 24 --concurrency 8 --reps 20 --threads 1 --ep auto --models models]`
 // Origin throughput and latency through real HTTP (a real origin process) for the fp32 student and the teacher:
-// per size, batch 1 (sequential, --max-batch 1) vs micro-batched (concurrent clients, --max-batch = concurrency).
+// per size, batch 1 (one client, --max-batch 1) vs micro-batched (--concurrency clients, with --max-batch auto
+// and with --max-batch = concurrency).
 // Then the student/teacher synthesis time ratio at native resolution, measured side by side (interleaved runs of
 // the two ORT sessions in this process), next to the MAC ratio from the manifest.
 // Prints a table and writes bench/results/origin.json. Every request uses a fresh seed and the LRU is off.
@@ -37,7 +38,9 @@ function pct(xs: number[], p: number): number {
 interface Row {
   network: string;
   size: number;
-  mode: "batch1" | "micro";
+  /** batch1: one client, --max-batch 1; micro-auto: CONC clients, --max-batch auto; micro-N: CONC clients, --max-batch N. */
+  mode: string;
+  max_batch: string;
   concurrency: number;
   requests: number;
   faces_per_s: number;
@@ -80,21 +83,27 @@ async function httpBench(m: Manifest): Promise<Row[]> {
   const plan: [string, number[]][] = [["student", studentSizes]];
   if (m.networks.teacher) plan.push(["teacher", [native, 2 * native]]);
   const rows: Row[] = [];
-  for (const mode of ["batch1", "micro"] as const) {
-    const conc = mode === "batch1" ? 1 : CONC;
+  const modes = [
+    { mode: "batch1", conc: 1, maxBatch: "1", window: "0" },
+    { mode: "micro-auto", conc: CONC, maxBatch: "auto", window: "4" },
+    { mode: `micro-${CONC}`, conc: CONC, maxBatch: String(CONC), window: "4" },
+  ];
+  for (const { mode, conc, maxBatch, window } of modes) {
     const flags = ["--models", MODELS, "--ep", EP, "--threads", THREADS, "--lru-bytes", "0", "--max-queue", "1024",
-      "--max-batch", String(conc), "--batch-window-ms", mode === "batch1" ? "0" : "4"];
+      "--max-batch", maxBatch, "--batch-window-ms", window];
     const o = await startOrigin(flags);
     try {
       const ep = o.logs.find((l) => l.includes('"execution_provider"'));
       process.stderr.write(`origin (${mode}): ${ep}\n`);
       if (ep) epUsed = (JSON.parse(ep) as { ep: string }).ep;
+      const batching = o.logs.find((l) => l.includes('"event":"batching"'));
+      const maxBatchUsed = batching ? String((JSON.parse(batching) as { max_batch: number }).max_batch) : maxBatch;
       for (const [network, sizes] of plan) {
         for (const size of sizes) {
           await runLoad((p) => o.fetch(p), network, size, 1, `warm-${mode}`); // warm-up, not recorded
           const { lat, wall, batches } = await runLoad((p) => o.fetch(p), network, size, conc, mode);
           const row: Row = {
-            network, size, mode, concurrency: conc, requests: N,
+            network, size, mode, max_batch: maxBatchUsed, concurrency: conc, requests: N,
             faces_per_s: (N / wall) * 1000, p50_ms: pct(lat, 50), p95_ms: pct(lat, 95),
             mean_batch: batches.reduce((a, b) => a + b, 0) / batches.length,
           };
@@ -166,11 +175,11 @@ async function main() {
   const rows = await httpBench(m);
 
   const line = (cells: (string | number)[], w: number[]) => cells.map((c, i) => String(c).padStart(w[i]!)).join("  ");
-  const W = [8, 6, 7, 5, 9, 8, 8, 6];
+  const W = [8, 5, 11, 5, 5, 8, 8, 8, 6];
   console.log(`\nOrigin HTTP benchmark: model ${m.id}@${m.version}, ${N} requests per row, fresh seeds, LRU off`);
-  console.log(line(["network", "size", "mode", "conc", "faces/s", "p50 ms", "p95 ms", "batch"], W));
+  console.log(line(["network", "size", "mode", "max", "conc", "faces/s", "p50 ms", "p95 ms", "batch"], W));
   for (const r of rows) {
-    console.log(line([r.network, r.size, r.mode, r.concurrency, r.faces_per_s.toFixed(1), r.p50_ms.toFixed(1), r.p95_ms.toFixed(1), r.mean_batch.toFixed(1)], W));
+    console.log(line([r.network, r.size, r.mode, r.max_batch, r.concurrency, r.faces_per_s.toFixed(1), r.p50_ms.toFixed(1), r.p95_ms.toFixed(1), r.mean_batch.toFixed(1)], W));
   }
   if (ratio) {
     const macs = ratio.mac_ratio === null ? "n/a" : ratio.mac_ratio.toFixed(2) + "x";

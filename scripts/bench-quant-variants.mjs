@@ -51,6 +51,8 @@ function feeds(ort) {
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function measure(name, ort, options) {
+  // Initialise the runtime first (wasm compile etc.) so that no variant's create time includes it.
+  await (await ort.InferenceSession.create(fs.readFileSync(files.get('fp32')), options)).run(feeds(ort));
   const sessions = [];
   for (const [variant, file] of files) {
     const t0 = performance.now();

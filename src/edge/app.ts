@@ -2,6 +2,7 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import { errorResponse, HttpError } from "../shared/errors.js";
+import { ManifestError } from "../shared/manifest.js";
 import type { Env } from "./config.js";
 import { mountEmbedRoutes } from "./embed-routes.js";
 import { handleFace } from "./face-route.js";
@@ -38,6 +39,10 @@ export function createApp(): Hono<{ Bindings: Env }> {
   app.notFound((c) => errorResponse(new HttpError(404, "not_found", `no route for ${new URL(c.req.url).pathname}; faces are at /face/<seed>.png`)));
   app.onError((err) => {
     if (err instanceof HttpError) return errorResponse(err);
+    if (err instanceof ManifestError) {
+      console.error(err.message);
+      return errorResponse(new HttpError(503, "bad_model", err.message, { "retry-after": "300" }));
+    }
     // A genuine internal failure: log it, answer JSON, never cache.
     console.error("internal error:", err);
     return errorResponse(new HttpError(500, "internal", "internal error while drawing the face; it was logged"));

@@ -8,6 +8,8 @@ export interface Env {
   /** Circuit breaker: consecutive failures that open it, and the cool-down before a half-open probe. */
   ORIGIN_BREAKER_FAILURES?: string;
   ORIGIN_BREAKER_COOLDOWN_MS?: string;
+  /** Seconds the edge keeps a degraded face in its cache (default 60, at most 60; 0: not at all). */
+  DEGRADED_CACHE_TTL_S?: string;
   /** Budget for ORT's wasm memory in MB (default 100). */
   EDGE_WASM_BUDGET_MB?: string;
   /** Default size when the URL has none (default 128). */
@@ -27,6 +29,7 @@ export interface EdgeConfig {
   breakerFailures: number;
   breakerCooldownMs: number;
   wasmBudgetBytes: number;
+  degradedCacheTtlS: number;
   defaultSize: number | undefined;
 }
 
@@ -60,6 +63,7 @@ export function edgeConfig(env: Env): EdgeConfig {
     breakerFailures: num(env.ORIGIN_BREAKER_FAILURES, 5, 1, 1000),
     breakerCooldownMs: num(env.ORIGIN_BREAKER_COOLDOWN_MS, 30_000, 0, 3_600_000),
     wasmBudgetBytes: num(env.EDGE_WASM_BUDGET_MB, 100, 1, 4096) * 1024 * 1024,
+    degradedCacheTtlS: Math.round(num(env.DEGRADED_CACHE_TTL_S, 60, 0, 60)),
     defaultSize: env.DEFAULT_SIZE ? num(env.DEFAULT_SIZE, 128, 16, 1024) : undefined,
   };
 }

@@ -40,9 +40,17 @@ export async function getCachedFace(key: string, r2?: R2Bucket): Promise<CachedF
     };
   }
   if (!r2) return null;
-  const obj = await r2.get(await r2Key(key));
-  if (!obj) return null;
-  const bytes = new Uint8Array(await obj.arrayBuffer());
+  let obj: R2ObjectBody | null;
+  let bytes: Uint8Array;
+  try {
+    obj = await r2.get(await r2Key(key));
+    if (!obj) return null;
+    bytes = new Uint8Array(await obj.arrayBuffer());
+  } catch (e) {
+    // R2 is a second tier: when it fails, the face is drawn again rather than the request failing.
+    console.warn(`R2 get failed, treating as a miss: ${e}`);
+    return null;
+  }
   const meta = obj.customMetadata ?? {};
   const face: CachedFace = { bytes, etag: meta.etag ?? "", model: meta.model ?? "", tier: "r2" };
   await putCacheApi(key, face);

@@ -79,12 +79,13 @@ async function produce(model: EdgeModel, req: FaceRequest, key: string, cfg: Edg
   if (plan.where === "edge") return drawAtEdge(model, req, key, plan.draw);
   const t0 = performance.now();
   const res = await fetchFromOrigin(req, cfg, requestId);
+  // Logs carry the request id, never the seed (seeds are often e-mail addresses).
   if (res.ok) {
     const etag = await faceEtag(key, `origin-${req.model}`);
     return { bytes: res.bytes, etag, model: res.model, source: "origin", timing: [{ name: "origin", dur: performance.now() - t0 }] };
   }
   if (res.clientError) throw res.clientError;
-  console.warn(`origin failed for ${key}: ${res.reasons.join("; ")}`);
+  console.warn(`origin failed (request ${requestId}): ${res.reasons.join("; ")}`);
   if (plan.fallback) return drawAtEdge(model, req, key, plan.fallback);
   throw new HttpError(503, "origin_unavailable", "the origin that renders this face is unavailable; try again shortly", { "retry-after": "30" });
 }
@@ -138,6 +139,9 @@ export async function handleFace(c: Context<{ Bindings: Env }>): Promise<Respons
     size: cfg.defaultSize,
     psi: model.manifest.truncation.default_psi,
   });
+  if (req.model === "teacher" && cfg.origins.length === 0) {
+    throw new HttpError(400, "bad_model", "model=teacher is drawn by the origin and this edge has no origin configured; allowed here: student (see /v1/models)");
+  }
   const key = canonicalKey(req, model.manifest.id, model.manifest.version);
   const ifNoneMatch = c.req.header("if-none-match");
 
@@ -160,9 +164,12 @@ export async function handleFace(c: Context<{ Bindings: Env }>): Promise<Respons
   }
 
   await limitMiss(env, c.req.raw);
-  const store = (r: Rendered) =>
-    putCachedFace(key, { bytes: r.bytes, etag: r.etag, model: r.model, degraded: r.degraded }, r.degraded ? CACHE_DEGRADED : CACHE_IMMUTABLE, env.FACES)
+  const store = async (r: Rendered) => {
+    if (r.degraded && cfg.degradedCacheTtlS === 0) return;
+    const cacheControl = r.degraded ? `public, max-age=${cfg.degradedCacheTtlS}` : CACHE_IMMUTABLE;
+    await putCachedFace(key, { bytes: r.bytes, etag: r.etag, model: r.model, degraded: r.degraded }, cacheControl, env.FACES)
       .catch((e) => console.warn(`cache put failed: ${e}`));
+  };
   let stored: Promise<unknown> | undefined;
   const { promise, shared } = coalescer.run(key, () => produce(model, req, key, cfg, crypto.randomUUID()), (r) => (stored = store(r)));
   const r = await promise;

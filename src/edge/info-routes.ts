@@ -52,6 +52,9 @@ export function modelsRoute(c: Context<{ Bindings: Env }>): Response {
         metrics: m.metrics ?? null,
         provenance: m.provenance ?? null,
         training_data: m.training_data ?? null,
+        licence_note: m.training_data?.licence
+          ? `${m.training_data.licence}${m.training_data.note ? ` (${m.training_data.note})` : ""}`
+          : `no training data recorded: ${m.status ?? "see the model manifest"}`,
       },
     ],
     origin: { configured: hasOrigin, count: cfg.origins.length, contract: CONTRACT_VERSION },

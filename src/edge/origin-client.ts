@@ -6,6 +6,7 @@ import { HttpError, isErrorBody } from "../shared/errors.js";
 import type { FaceRequest } from "../shared/params.js";
 import { CircuitBreaker } from "./circuit-breaker.js";
 import type { EdgeConfig } from "./config.js";
+import { originPngProblem } from "./origin-png.js";
 
 export type OriginResult =
   | { ok: true; bytes: Uint8Array; model: string; origin: string; ms: number }
@@ -22,8 +23,6 @@ function breaker(origin: string, cfg: EdgeConfig): CircuitBreaker {
 export function breakerStates(): Record<string, string> {
   return Object.fromEntries([...breakers].map(([o, b]) => [o, b.state]));
 }
-
-const PNG_MAGIC = [0x89, 0x50, 0x4e, 0x47];
 
 async function seedHash(req: FaceRequest): Promise<number> {
   const seed = req.kind === "morph" ? req.seedA : req.seed;
@@ -73,13 +72,15 @@ export async function fetchFromOrigin(req: FaceRequest, cfg: EdgeConfig, request
     }
     const res = a.res;
     if (res.status === 200) {
-      const bytes = new Uint8Array(await res.arrayBuffer());
-      if (PNG_MAGIC.every((v, i) => bytes[i] === v)) {
+      // The body can still fail (origin died mid-response, timeout); a bad PNG is an origin failure, never served.
+      const body = await res.arrayBuffer().then((a) => new Uint8Array(a), (e: unknown) => new Error(String((e as Error)?.message ?? e)));
+      const problem = body instanceof Error ? `body cut off: ${body.message}` : await originPngProblem(body, req.size);
+      if (!problem && !(body instanceof Error)) {
         b.success();
-        return { ok: true, bytes, model: res.headers.get(HEADER_MODEL) ?? "origin", origin, ms: Date.now() - t0 };
+        return { ok: true, bytes: body, model: res.headers.get(HEADER_MODEL) ?? "origin", origin, ms: Date.now() - t0 };
       }
       b.failure();
-      reasons.push(`${origin}: 200 without a PNG body`);
+      reasons.push(`${origin}: 200 with a bad body (${problem})`);
       continue;
     }
     const body: unknown = await res.json().catch(() => null);

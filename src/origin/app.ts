@@ -2,7 +2,7 @@
 // Bearer auth on face and models; healthz is open so load balancers can probe it.
 import { Hono } from "hono";
 import type { Context } from "hono";
-import { CONTRACT_VERSION, HEADER_RENDER_MS, ORIGIN_FACE_PREFIX, ORIGIN_HEALTH_PATH, modelLabel } from "../shared/contract.js";
+import { CONTRACT_VERSION, HEADER_RENDER_MS, HEADER_REQUEST_ID, ORIGIN_FACE_PREFIX, ORIGIN_HEALTH_PATH, modelLabel } from "../shared/contract.js";
 import { HttpError, errorResponse } from "../shared/errors.js";
 import { renderFacePixels } from "../shared/face.js";
 import { etagMatches, faceEtag, imageHeaders } from "../shared/http.js";
@@ -57,6 +57,9 @@ export function createOriginApp(cfg: OriginConfig, model: LoadedModel, runner: B
       state.inflight--;
     }
     if (state.draining) c.res.headers.set("connection", "close");
+    // Echo the edge's request id so one face can be traced through both logs.
+    const rid = c.req.header(HEADER_REQUEST_ID);
+    if (rid && rid.length <= 128) c.res.headers.set(HEADER_REQUEST_ID, rid);
   });
 
   app.onError((err) => {

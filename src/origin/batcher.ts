@@ -48,8 +48,6 @@ export class MicroBatcher<I, O> {
   private flushing = false;
   private inSystem = 0;
   private idleWaiters: (() => void)[] = [];
-  batchesRun = 0;
-  itemsRun = 0;
 
   constructor(private readonly opts: BatcherOptions<I, O>) {}
 
@@ -144,8 +142,6 @@ export class MicroBatcher<I, O> {
     try {
       const out = await this.opts.run(lane, batch.map((p) => p.item));
       const runMs = performance.now() - start;
-      this.batchesRun++;
-      this.itemsRun += batch.length;
       batch.forEach((p, i) => {
         const info = { batchSize: batch.length, waitedMs: start - p.enqueuedAt, runMs };
         this.settle(p, () => p.resolve({ value: out[i]!, info }));

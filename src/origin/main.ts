@@ -4,7 +4,7 @@ import { serve } from "@hono/node-server";
 import type { AddressInfo } from "node:net";
 import { createOriginApp } from "./app.js";
 import { BatchingRunner } from "./batching-runner.js";
-import { ConfigError, loadConfig } from "./config.js";
+import { ConfigError, defaultMaxBatch, loadConfig } from "./config.js";
 import type { Log } from "./models.js";
 import { loadModel, releaseModel } from "./models.js";
 
@@ -26,7 +26,9 @@ async function main(): Promise<void> {
   const { token: _secret, ...shown } = cfg;
   log("config", shown);
   const model = await loadModel(cfg.modelDir, cfg.ep, cfg.threads, log);
-  const runner = new BatchingRunner(model.networks, { windowMs: cfg.batchWindowMs, maxBatch: cfg.maxBatch, maxQueue: cfg.maxQueue });
+  const maxBatch = cfg.maxBatch ?? defaultMaxBatch(model.provider.ep);
+  log("batching", { window_ms: cfg.batchWindowMs, max_batch: maxBatch, max_batch_source: cfg.maxBatch === null ? `auto (${model.provider.ep})` : "configured" });
+  const runner = new BatchingRunner(model.networks, { windowMs: cfg.batchWindowMs, maxBatch, maxQueue: cfg.maxQueue });
   runner.onFallback = (network, err) => log("batch_fallback", { network, error: String(err).slice(0, 300) });
   const { app, state } = createOriginApp(cfg, model, runner);
 

@@ -130,7 +130,8 @@ describe("faces", () => {
   }
 
   it("carries the edge's headers", async () => {
-    const res = await origin.fetch("/v1/face/dave.png?size=64&psi=0.5");
+    const res = await origin.fetch("/v1/face/dave.png?size=64&psi=0.5", { headers: { "x-face-request-id": "req-123" } });
+    expect(res.headers.get("x-face-request-id")).toBe("req-123");
     expect(res.status).toBe(200);
     expect(res.headers.get("etag")).toMatch(/^"[0-9a-f]{32}"$/);
     expect(res.headers.get("cache-control")).toBe("public, max-age=31536000, immutable");

@@ -89,7 +89,7 @@ describe("overload", () => {
 
 describe("graceful shutdown", () => {
   it("SIGTERM finishes in-flight renders, then exits 0 and stops listening", async () => {
-    const o = await startOrigin(["--batch-window-ms", "1000"]);
+    const o = await startOrigin(["--batch-window-ms", "1000", "--max-batch", "8"]);
     const pending = ["s1", "s2", "s3"].map((s) => o.fetch(`/v1/face/${s}.png?size=64`));
     // Signal only once all three are queued (they wait for the long batch window).
     for (let load = 0; load < 3; ) {

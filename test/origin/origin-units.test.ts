@@ -107,6 +107,8 @@ describe("config", () => {
     expect(cfg.ep).toBe("cpu");
     expect(cfg.lruBytes).toBe(2 * 1024 * 1024);
     expect(cfg.modelDir).toBe(join(root, "m1"));
+    expect(cfg.maxBatch).toBeNull(); // "auto": chosen by provider once it is known
+    expect(loadConfig(["--max-batch", "4"], { ORIGIN_TOKEN: "t", ORIGIN_MODEL_DIR: root }).maxBatch).toBe(4);
   });
 
   it("rejects bad settings with a clear message", () => {

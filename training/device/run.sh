@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One-call GPU training for seedface (issue 4): teacher -> distillation -> evaluation, sized for the device tool.
 #
-#   bash training/device/run.sh --prepare [--res 64] [--max-mib 40]
+#   bash training/device/run.sh --prepare [--res 64] [--max-mib 40] [--resume-teacher CKPT]
 #        here: pack a face subset into training/runs/gpu_pack/ (gitignored, carried) and print the `run` call
 #   bash training/device/run.sh --gpu [--teacher-minutes 5] [--distill-minutes 2.5] [--preset small64]
 #        [--pack training/runs/gpu_pack/faces64.npz] [--deadline 540] [--resume-teacher CKPT]
@@ -58,18 +58,30 @@ tree_bytes() {  # what the device tool sends: tracked + untracked-not-ignored fi
 }
 
 prepare() {
-  "$PY" -m seedface.data --out "$PACK" --resolution "$RES" --max-mib "$MAX_MIB" --quality 90
   local dir; dir="$(dirname "$PACK")"
+  mkdir -p "$dir"
+  local resume_arg=""
+  if [ -n "$RESUME_T" ]; then  # continue a teacher from an earlier GPU session: it travels in the same folder
+    cp "$RESUME_T" "$dir/teacher_resume.pt"
+    resume_arg=" --resume-teacher $dir/teacher_resume.pt"
+  fi
+  rm -f "$PACK"
+  # what travels: the working tree + this folder; the pack gets what is left of ~60 MiB (at most --max-mib)
+  local fixed; fixed=$(tree_bytes "$dir")
+  local room=$(( (60 * 1048576 - fixed) / 1048576 ))
+  [ "$room" -lt "${MAX_MIB%.*}" ] && MAX_MIB=$room
+  [ "$MAX_MIB" -ge 4 ] || { echo "run.sh --prepare: no room for a face pack ($((fixed / 1048576)) MiB already)" >&2; exit 3; }
+  "$PY" -m seedface.data --out "$PACK" --resolution "$RES" --max-mib "$MAX_MIB" --quality 90
   local bytes; bytes=$(tree_bytes "$dir")
   echo
-  echo "working tree + pack: $((bytes / 1048576)) MiB of the device tool's 64 MiB"
+  echo "working tree + $dir: $((bytes / 1048576)) MiB of the device tool's 64 MiB"
   if [ "$bytes" -gt $((62 * 1048576)) ]; then
     echo "WARNING: too large for the device tool: rerun with a smaller --max-mib" >&2
   fi
   cat <<MSG
 
 Device call (one run; teacher ${TM} min + distillation ${DM} min + evaluation, ends within ${DEADLINE} s):
-  run(command="bash training/device/run.sh --gpu --preset $PRESET --pack $PACK --teacher-minutes $TM --distill-minutes $DM --deadline $DEADLINE",
+  run(command="bash training/device/run.sh --gpu --preset $PRESET --pack $PACK --teacher-minutes $TM --distill-minutes $DM --deadline $DEADLINE$resume_arg",
       carry=["$dir"], timeout_s=600)
 then give_back, and here:
   bash training/device/run.sh --finish <files_at folder> --id <model id>
@@ -93,6 +105,9 @@ gpu() {
     echo "run.sh --gpu: no CUDA device here (use --smoke for the CPU path)" >&2; exit 3
   fi
   [ -f "$PACK" ] || { echo "run.sh --gpu: pack $PACK missing (carry it; see --prepare)" >&2; exit 3; }
+  # small networks are launch-bound on a big GPU: a larger batch costs little extra time per step
+  [ -n "$TBATCH" ] || TBATCH=64
+  [ -n "$DBATCH" ] || DBATCH=32
   local dev_args=(--device "$DEVICE") st=0 t0
   local targs=(--preset "$PRESET" --data "$PACK" --run "$WORK/teacher" --minutes "$TM" --grid-every 2 --ckpt-every 2)
   [ -n "$TSTEPS" ] && targs+=(--steps "$TSTEPS")
@@ -102,6 +117,12 @@ gpu() {
   fi
   t0=$SECONDS
   "$PY" -m seedface.train_teacher "${targs[@]}" "${dev_args[@]}" || st=$?
+  if [ "$st" -ne 0 ] && [ ! -f "$WORK/teacher/checkpoint.pt" ]; then
+    # insurance for a precision problem on a GPU never tried before: once more in fp32, in the time left
+    local tleft; tleft=$("$PY" -c "print(round(max(0.5, $TM - ($SECONDS - $t0) / 60), 2))")
+    echo "[run.sh] teacher failed (status $st): retrying with --amp none for $tleft min"
+    st=0; "$PY" -m seedface.train_teacher "${targs[@]}" "${dev_args[@]}" --amp none --minutes "$tleft" || st=$?
+  fi
   phase_log teacher $((SECONDS - t0)) "$st"
   "$PY" -m seedface.gpu_bundle pack "$WORK" "$out" || true  # the teacher comes back even if later phases die
   [ -f "$WORK/teacher/checkpoint.pt" ] || { echo "no teacher checkpoint: stopping" >&2; exit 4; }
@@ -115,6 +136,10 @@ gpu() {
   echo "[run.sh] distillation budget ${dmin} min ($((SECONDS - start))s used of ${DEADLINE}s)"
   t0=$SECONDS; st=0
   "$PY" -m seedface.distill "${dargs[@]}" "${dev_args[@]}" || st=$?
+  if [ "$st" -ne 0 ] && [ ! -f "$WORK/distill/checkpoint.pt" ]; then
+    echo "[run.sh] distillation failed (status $st): retrying with --amp none"
+    st=0; "$PY" -m seedface.distill "${dargs[@]}" "${dev_args[@]}" --amp none --minutes 0.5 || st=$?
+  fi
   phase_log distill $((SECONDS - t0)) "$st"
 
   t0=$SECONDS; st=0

@@ -84,15 +84,15 @@ class AdaptiveAugment:
         """Feed D's logits on (augmented) reals after each D step; adjusts p every `interval` calls."""
         if self.mode != "ada":
             return
-        self._signs.append(float(torch.sign(real_logits.detach().float()).mean()))
+        self._signs.append(torch.sign(real_logits.detach().float()).mean())
         if len(self._signs) >= self.interval:
-            self.rt = sum(self._signs) / len(self._signs)
+            self.rt = sum(float(s) for s in self._signs) / len(self._signs)  # one host sync per interval
             step = batch * len(self._signs) / (self.speed_kimg * 1000.0)
             self.p = min(1.0, max(0.0, self.p + (step if self.rt > self.target else -step)))
             self._signs.clear()
 
     def state_dict(self) -> dict:
-        return {"mode": self.mode, "p": self.p, "rt": self.rt, "signs": list(self._signs)}
+        return {"mode": self.mode, "p": self.p, "rt": self.rt, "signs": [float(s) for s in self._signs]}
 
     def load_state_dict(self, s: dict) -> None:
         self.mode, self.p, self.rt, self._signs = s["mode"], float(s["p"]), float(s["rt"]), list(s["signs"])

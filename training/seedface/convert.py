@@ -109,11 +109,10 @@ def _load_zip_checkpoint(path: Path):
                     dtype = getattr(storage_type, "dtype", torch.float32)
                     raw = zf.read(f"{prefix}data/{key}")
                     storages[key] = torch.frombuffer(bytearray(raw), dtype=dtype) if raw else torch.empty(0, dtype=dtype)
-                with warnings.catch_warnings():  # TypedStorage deprecation on PyTorch 2.x
-                    warnings.simplefilter("ignore")
-                    return storages[key].storage()
+                return storages[key].storage()
 
-        with zf.open(pkl[0]) as f:
+        with zf.open(pkl[0]) as f, warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # TypedStorage deprecation on PyTorch 2.x (legacy storage classes)
             return Unpickler(f, encoding="utf-8").load()
 
 

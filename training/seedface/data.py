@@ -11,6 +11,7 @@ import argparse
 import io
 import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -71,6 +72,20 @@ def _progress(label: str, i: int, n: int, every: int = 2000) -> None:
         print(f"[data] {label}: {i}/{n}", file=sys.stderr, flush=True)
 
 
+def _decode_all(items: list, resolution: int, label: str, quiet: bool) -> list[np.ndarray]:
+    """Decode in a thread pool (PIL releases the GIL while decoding), keeping the order."""
+    workers = max(1, min(8, os.cpu_count() or 1))
+    out: list[np.ndarray] = []
+    with ThreadPoolExecutor(workers) as pool:
+        for i, a in enumerate(pool.map(lambda x: decode(x, resolution), items, chunksize=64)):
+            out.append(a)
+            if not quiet:
+                _progress(label, i + 1, len(items))
+    if not out:
+        raise ValueError(f"{label}: no images")
+    return out
+
+
 def _stack(arrays: list[np.ndarray]) -> torch.Tensor:
     """[N, H, W, 3] uint8 -> [N, 3, H, W] uint8 tensor."""
     return torch.from_numpy(np.ascontiguousarray(np.stack(arrays).transpose(0, 3, 1, 2)))
@@ -85,12 +100,7 @@ def load_images(path: str | os.PathLike | None, resolution: int, limit: int | No
     train, held = split_files(list_images(p), holdout)
     files = train if split == "train" else held
     files = files[:limit] if limit else files
-    out = []
-    for i, f in enumerate(files):
-        out.append(decode(f, resolution))
-        if not quiet:
-            _progress(f"decode {split} {p.name}", i + 1, len(files))
-    return _stack(out)
+    return _stack(_decode_all(files, resolution, f"decode {split} {p.name}", quiet))
 
 
 def load_pack(path: Path, resolution: int | None = None, limit: int | None = None, split: str = "train",
@@ -99,12 +109,8 @@ def load_pack(path: Path, resolution: int | None = None, limit: int | None = Non
         blob, offsets = z[f"{split}_bytes"], z[f"{split}_offsets"]
         res = int(z["resolution"]) if resolution is None else resolution
     n = len(offsets) - 1 if not limit else min(limit, len(offsets) - 1)
-    out = []
-    for i in range(n):
-        out.append(decode(blob[offsets[i]:offsets[i + 1]].tobytes(), res))
-        if not quiet:
-            _progress(f"decode {split} {path.name}", i + 1, n)
-    return _stack(out)
+    items = [blob[offsets[i]:offsets[i + 1]].tobytes() for i in range(n)]
+    return _stack(_decode_all(items, res, f"decode {split} {path.name}", quiet))
 
 
 def pack_info(path: Path) -> dict:

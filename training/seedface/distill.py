@@ -28,7 +28,7 @@ from .models import Discriminator, StudentSynthesis
 from .models.config import ModelConfig
 from .runenv import (TRAINING_DATA, amp_dtype, hardware, parse_resumable, pick_device, provenance, resolve,
                      setup_device)
-from .runlog import Budget, RunLog, progress
+from .runlog import Budget, RunLog, mean_of, progress
 from .teacher_source import load_teacher
 
 GRID_SEED = 20261
@@ -61,6 +61,7 @@ class Distiller:
         self.d_update = gan.DiscriminatorUpdate(self.D, a.d_lr, a.r1, a.r1_every, self.augment, self.amp)
         self.vgg = losses.VGG16Features(a.vgg_weights).to(device) if a.vgg_weights else None
         self.gen = torch.Generator(device=device).manual_seed(a.seed)
+        self.cpu_gen = torch.Generator().manual_seed(a.seed + 1)  # host-side choices (w scheme, mixing p)
         probs = torch.tensor([float(x) for x in a.w_modes.split(",")])
         self.mode_probs = probs / probs.sum()
         self.step, self.elapsed = 0, 0.0
@@ -69,13 +70,13 @@ class Distiller:
     def sample_w(self, batch: int) -> tuple[torch.Tensor, str]:
         """Teacher W+ [B, n_w_teacher, D] by the paper's three schemes."""
         c, n_w = self.config, self.teacher.n_w
-        mode = W_MODES[int(torch.multinomial(self.mode_probs.to(self.gen.device), 1, generator=self.gen))]
+        mode = W_MODES[int(torch.multinomial(self.mode_probs, 1, generator=self.cpu_gen))]
         if mode == "wplus":
             z = gan.randn(self.gen, batch * n_w, c.style_dim, device=self.device)
             return self.mapping(z).view(batch, n_w, c.style_dim), mode
         p = 0.0
         if mode == "mixing":
-            p = float(0.1 + 0.6 * torch.rand(1, generator=self.gen, device=self.gen.device))
+            p = float(0.1 + 0.6 * torch.rand(1, generator=self.cpu_gen))
         return gan.mixed_w(self.mapping, batch, n_w, c.style_dim, p, self.gen, self.device), mode
 
     def perceptual(self, s_img: torch.Tensor, t_img: torch.Tensor) -> torch.Tensor:
@@ -106,12 +107,12 @@ class Distiller:
         total.backward()
         self.opt.step()
         gan.requires_grad(self.student, False)
-        row = {"loss": float(total), "rgb": float(rgb), "wavelet": float(wav), "perceptual": float(perc),
-               "g_adv": float(adv), "w_" + mode: 1.0}
+        row = {"loss": total.detach(), "rgb": rgb.detach(), "wavelet": wav.detach(), "perceptual": perc.detach(),
+               "g_adv": adv.detach(), "w_" + mode: 1.0}
         if a.gan_weight > 0:
             row.update(self.d_update(t_img, s_img.detach(), self.step, self.gen))
         with torch.no_grad():
-            row["l1_full"] = float((s_img - t_img).abs().mean())
+            row["l1_full"] = (s_img - t_img).abs().mean()
         self.step += 1
         return row
 
@@ -124,7 +125,7 @@ class Distiller:
     def save(self, path: Path, history: list[dict]) -> Path:
         train = {"D": self.D.state_dict(), "opt": self.opt.state_dict(),  # the student is in the published part
                  "opt_d": self.d_update.opt.state_dict(), "augment": self.augment.state_dict(), "step": self.step,
-                 "rng": trainckpt.rng_state(self.gen), "history": history, "elapsed_s": self.elapsed,
+                 "rng": trainckpt.rng_state(self.gen), "cpu_rng": self.cpu_gen.get_state(), "history": history, "elapsed_s": self.elapsed,
                  "teacher_source": self.a.teacher, "teacher_info": self.teacher_info,
                  "args": {k: v for k, v in vars(self.a).items() if isinstance(v, (int, float, str, bool, type(None)))},
                  "hardware": hardware(self.device)}
@@ -141,6 +142,8 @@ class Distiller:
         self.step, self.elapsed = int(t["step"]), float(t["elapsed_s"])
         self.teacher_info = t.get("teacher_info") or {}
         trainckpt.set_rng_state(self.gen, t["rng"])
+        if "cpu_rng" in t:
+            self.cpu_gen.set_state(t["cpu_rng"])
         return list(t["history"])
 
     @torch.no_grad()
@@ -264,7 +267,7 @@ def run(argv=None) -> dict:
     keys = ["loss", "rgb", "wavelet", "perceptual", "g_adv", "d_loss", "r1", "l1_full"]
 
     def flush():
-        mean = {k: sum(v) / len(v) for k, v in acc.items()}
+        mean = {k: mean_of(v) for k, v in acc.items()}
         mean.update(step=d.step, elapsed_s=budget.elapsed)
         log.add(mean)
         acc.clear()

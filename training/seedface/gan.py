@@ -38,6 +38,14 @@ def mixed_w(mapping: nn.Module, batch: int, n_w: int, style_dim: int, mix_prob: 
     return torch.where(idx < cross[:, None, None], w1[:, None], w2[:, None])
 
 
+def channels_last(module: nn.Module) -> nn.Module:
+    """NHWC for the 4-D parameters only (module.to(memory_format=...) refuses other ranks on older PyTorch)."""
+    for t in list(module.parameters()) + list(module.buffers()):
+        if t.ndim == 4:
+            t.data = t.data.contiguous(memory_format=torch.channels_last)
+    return module
+
+
 def requires_grad(module: nn.Module, flag: bool) -> None:
     for p in module.parameters():
         p.requires_grad_(flag)
@@ -91,8 +99,9 @@ class DiscriminatorUpdate:
         loss.backward()
         self.opt.step()
         self.augment.observe(real_logits, real.shape[0])
-        out = {"d_loss": float(loss), "real_score": float(real_logits.float().mean()),
-               "fake_score": float(fake_logits.float().mean())}
+        # 0-d tensors: converted to numbers only when logged, so the GPU queue never waits for the host
+        out = {"d_loss": loss.detach(), "real_score": real_logits.detach().float().mean(),
+               "fake_score": fake_logits.detach().float().mean()}
         if self.r1_gamma > 0 and self.r1_every and step % self.r1_every == 0:
             real_in = real.detach().float().requires_grad_(True)
             real_logits = D(self.augment(real_in, gen))  # fp32: the double backward is sensitive to rounding
@@ -100,6 +109,6 @@ class DiscriminatorUpdate:
             self.opt.zero_grad(set_to_none=True)
             (self.r1_gamma / 2 * r1 * self.r1_every + 0 * real_logits.float().mean()).backward()
             self.opt.step()
-            out["r1"] = float(r1)
+            out["r1"] = r1.detach()
         requires_grad(D, False)
         return out

@@ -77,7 +77,7 @@ class VGG16Features(torch.nn.Module):
                 layers += [torch.nn.Conv2d(c, v, 3, padding=1), torch.nn.ReLU(inplace=False)]
                 c = v
         self.features = torch.nn.Sequential(*layers[: max(_VGG16_TAPS) + 1])
-        sd = torch.load(weights, map_location="cpu", weights_only=False)
+        sd = torch.load(weights, map_location="cpu", weights_only=True)
         sd = sd.get("state_dict", sd)
         own = {k: v for k, v in sd.items() if k.startswith("features.") and k in self.state_dict()}
         missing = set(self.state_dict()) - set(own)

@@ -33,6 +33,7 @@ from seedface import seeding
 
 TARGET_PSNR_DB = 35.0
 TARGET_SIZE_RATIO = 3.0
+PSNR_CAP_DB = 100.0  # reported for bit-identical pixels
 WEIGHT_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
 MIN_WEIGHT_ELEMS = 64  # smaller constants (Haar filters, scalars) stay fp32: nothing to gain, exact values matter
 WEIGHT_ONLY_SESSION_CONFIG = {"session.disable_quant_qdq": "1"}
@@ -175,9 +176,10 @@ def run_images(path: Path, feeds: list[dict], output: str, config: dict | None =
 def compare(ref: np.ndarray, test: np.ndarray) -> dict:
     diff = ref.astype(np.float64) - test.astype(np.float64)
     per_image = (diff ** 2).reshape(len(ref), -1).mean(axis=1)
+    # Capped so that identical outputs stay valid JSON (JavaScript's JSON.parse rejects Infinity).
     return {
-        "psnr_db": round(psnr_db(float(per_image.mean())), 3),
-        "psnr_min_db": round(psnr_db(float(per_image.max())), 3),
+        "psnr_db": round(min(psnr_db(float(per_image.mean())), PSNR_CAP_DB), 3),
+        "psnr_min_db": round(min(psnr_db(float(per_image.max())), PSNR_CAP_DB), 3),
         "ssim": round(ssim(ref, test), 5),
         "max_abs_diff": int(np.abs(diff).max()),
     }
@@ -326,7 +328,7 @@ def build_qdq(src: Path, out: Path, reader: FeedReader | None, cache: Path, laye
 # Main entry point
 
 def quantize_model_dir(model_dir, *, n_calib: int = 64, n_eval: int = 256, n_sens: int = 16,
-                       variants=ALL_VARIANTS, max_fp32_layers: int = 8, write: bool = True,
+                       variants=ALL_VARIANTS, max_fp32_layers: int = 16, write: bool = True,
                        results_dir: Path | str | None = None, keep_dir: Path | str | None = None) -> dict:
     """Build and measure int8 variants of `model_dir`'s student; write the chosen one as student_int8.onnx.
 
@@ -508,7 +510,7 @@ def save_report(model_dir, manifest, summary, ref, results, evals, output, resul
     out_dir = Path(results_dir) if results_dir else default_results_dir(Path(model_dir))
     out_dir.mkdir(parents=True, exist_ok=True)
     mid = manifest.get("id", Path(model_dir).name)
-    (out_dir / f"quantize-{mid}.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (out_dir / f"quantize-{mid}.json").write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
     n = min(3, len(ref))
     rows = 1 + 2 * len(results)
     fig, axes = plt.subplots(rows, n + 1, figsize=(2 * (n + 1), 2 * rows), squeeze=False)

@@ -208,11 +208,24 @@ def render(configs: list[dict]) -> str:
             if bench.is_file():
                 rows = json.loads(bench.read_text())["rows"]
                 out += ["", f"Latency per variant in JavaScript runtimes (`npm run bench:quant`, {bench.name}: batch 1, one "
-                            "thread, median; the edge's workerd figures are in the edge benchmark):", "",
+                            "thread, median of interleaved runs on a shared, noisy 2-core machine, so compare rows of one "
+                            "runtime only roughly; the edge's workerd figures are in the edge benchmark):", "",
                         "| runtime | variant | median ms | session create + first run ms |", "|---|---|---|---|"]
                 out += [f"| {r['runtime']} | {r['variant']} | {r['median_ms']} | {r['create_and_first_ms']} |" for r in rows]
         out.append("")
     out += ["Sources: " + "; ".join(f"{c['name']}: {c['source']}" for c in configs), ""]
+    out += ["## Commands", "",
+            "- `npm run convert -- <file...> --out models/<id> [--id ID] [--psi 0.7] [--no-quantize] [--force]`: import "
+            "a MobileStyleGAN release `.ckpt` (mapping + teacher + student), the release converter's two teacher-only "
+            "`{params, ckpt}` files (writes a teacher-only directory, `networks.student: null`), or the release's "
+            "`MappingNetwork.onnx` + `SynthesisNetwork.onnx` (single resolution, frozen noise). Paths are relative to "
+            "the repository root; nothing is left in `--out` on failure.",
+            "- `npm run quantize -- models/<id> [--n-eval 256] [--n-calib 64] [--n-sens 16] [--keep-variants DIR]`: "
+            "build and measure the int8 variants, write `student_int8.onnx` and the manifest's `quantization`, and "
+            "`bench/results/quantize-<id>.json` with PNGs (fp32 vs variants, per-layer sensitivity).",
+            "- `npm run bench:quant -- models/<id> DIR`: latency of the variants kept in DIR in onnxruntime-node and "
+            "onnxruntime-web (WASM).",
+            "- `npm run report:models`: this page.", ""]
     return "\n".join(out)
 
 

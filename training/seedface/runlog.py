@@ -55,6 +55,11 @@ def _jsonable(x):
     return str(x)
 
 
+def mean_of(values: list) -> float:
+    """Mean of numbers or 0-d tensors (a device tensor is read back here, at log time, not every step)."""
+    return sum(float(v) for v in values) / len(values)
+
+
 class Budget:
     """Wall-clock budget (minutes, optional) and step limit (optional); `elapsed` continues across resumes."""
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -26,7 +25,7 @@ from .models import Discriminator, MappingNetwork, TeacherSynthesis, preset
 from .models.config import ModelConfig
 from .runenv import (TRAINING_DATA, amp_dtype, hardware, parse_resumable, pick_device, provenance, resolve,
                      setup_device)
-from .runlog import Budget, RunLog, progress
+from .runlog import Budget, RunLog, mean_of, progress
 
 GRID_SEED = 20260
 
@@ -39,8 +38,8 @@ class TeacherTrainer:
         self.synth = TeacherSynthesis(config.resolution, config.style_dim, config.teacher_channels).to(device)
         self.D = Discriminator(config.resolution, config.teacher_channels).to(device)
         if a.channels_last:
-            self.synth.to(memory_format=torch.channels_last)
-            self.D.to(memory_format=torch.channels_last)
+            gan.channels_last(self.synth)
+            gan.channels_last(self.D)
         self.ema_mapping, self.ema_synth = gan.frozen_copy(self.mapping), gan.frozen_copy(self.synth)
         pl_every = a.pl_every if a.pl_weight > 0 else None
         self.opt_g = gan.adam(list(self.mapping.parameters()) + list(self.synth.parameters()), a.lr, pl_every)
@@ -75,7 +74,7 @@ class TeacherTrainer:
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         self.opt_g.step()
-        row["g_loss"] = float(g_loss)
+        row["g_loss"] = g_loss.detach()
         if a.pl_weight > 0 and self.step % a.pl_every == 0:
             pb = max(1, b // 2)
             w, img = self.generate(self.mapping, self.synth, pb, a.mix_prob)  # fp32 for the double backward
@@ -83,7 +82,7 @@ class TeacherTrainer:
             self.opt_g.zero_grad(set_to_none=True)
             (a.pl_weight * a.pl_every * pl + 0 * img[0, 0, 0, 0]).backward()
             self.opt_g.step()
-            row["pl"], row["pl_len"] = float(pl), float(plen)
+            row["pl"], row["pl_len"] = pl.detach(), plen
         gan.requires_grad(self.mapping, False)
         gan.requires_grad(self.synth, False)
 
@@ -203,7 +202,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--ada-target", type=float, default=0.6)
     ap.add_argument("--ada-kimg", type=float, default=100.0, help="images (k) for p to move by 1")
     ap.add_argument("--amp", choices=("bf16", "fp16", "none"), default="bf16", help="CUDA only")
-    ap.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None)
+    ap.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=False,
+                    help="NHWC weights and batches (CUDA; off by default: the modulated convs are grouped convs)")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--seed", type=int, default=0)
@@ -228,8 +228,6 @@ def run(argv=None) -> dict:
     setup_device(device, a.threads)
     if a.batch is None:
         a.batch = 32 if device.type == "cuda" else 8
-    if a.channels_last is None:
-        a.channels_last = device.type == "cuda"
     run_dir = resolve(a.run)
     ckpt_path = run_dir / "checkpoint.pt"
     ck = None
@@ -273,7 +271,7 @@ def run(argv=None) -> dict:
         for k, v in row.items():
             acc.setdefault(k, []).append(v)
         if trainer.step % a.log_every == 0 or budget.done(trainer.step):
-            mean = {k: sum(v) / len(v) for k, v in acc.items()}
+            mean = {k: mean_of(v) for k, v in acc.items()}
             mean.update(step=trainer.step, kimg=trainer.step * a.batch / 1000, elapsed_s=budget.elapsed)
             log.add(mean)
             acc.clear()
@@ -288,7 +286,7 @@ def run(argv=None) -> dict:
             trainer.save(ckpt_path, log.history)
             last_ckpt = now
     if acc:
-        mean = {k: sum(v) / len(v) for k, v in acc.items()}
+        mean = {k: mean_of(v) for k, v in acc.items()}
         mean.update(step=trainer.step, kimg=trainer.step * a.batch / 1000, elapsed_s=budget.elapsed)
         log.add(mean)
     outputs()

@@ -60,7 +60,7 @@ def test_pack_roundtrip_and_budget(tmp_path):
     for i in (0, 9):  # each packed image is exactly the q95 JPEG of the resized image
         buf = io.BytesIO()
         Image.fromarray(direct[i].permute(1, 2, 0).numpy()).save(buf, "JPEG", quality=95)
-        expected = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+        expected = np.array(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
         assert torch.equal(packed[i], torch.from_numpy(expected).permute(2, 0, 1))
     tiny = data.write_pack(tmp_path / "imgs", tmp_path / "runs" / "small.npz", 16, max_mib=3000 / 2**20, holdout=2)
     assert 0 < tiny["train"] < 10 and tiny["bytes"] < 6000

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from seedface import data, distill, train_teacher, trainckpt
+from seedface import data, distill, losses, train_teacher, trainckpt
 
 FACES = data.resolve_data_path(data.DEFAULT_DATA)
 pytestmark = pytest.mark.skipif(not FACES.is_dir(), reason="shared faces128 folder not present")
@@ -64,3 +64,26 @@ def test_slim_checkpoint_resumes_approximately(teacher_ckpt, tmp_path):
     torch.save(slim, tmp_path / "b" / "checkpoint.pt")
     out = distill.run(COMMON + ["--steps", "5", "--run", str(tmp_path / "b"), "--resume"])
     assert out["summary"]["steps"] == 5 and len(out["history"]) == 5
+
+
+def _fake_vgg16_file(path):
+    sd, c, i = {}, 3, 0
+    for v in losses._VGG16_CFG:
+        if v == "M":
+            i += 1
+            continue
+        sd[f"features.{i}.weight"] = torch.randn(v, c, 3, 3) * 0.05
+        sd[f"features.{i}.bias"] = torch.zeros(v)
+        c, i = v, i + 2
+    torch.save(sd, path)
+
+
+def test_vgg16_features_from_a_local_file(tmp_path):
+    _fake_vgg16_file(tmp_path / "vgg16.pth")
+    vgg = losses.VGG16Features(tmp_path / "vgg16.pth", resize=32)
+    feats = vgg(torch.rand(2, 3, 64, 64) * 2 - 1)
+    assert [f.shape[1] for f in feats] == [64, 128, 256, 512] and feats[0].shape[-1] == 32
+    assert all(not p.requires_grad for p in vgg.parameters())
+    torch.save({"features.0.weight": torch.zeros(64, 3, 3, 3)}, tmp_path / "bad.pth")
+    with pytest.raises(ValueError, match="lack"):
+        losses.VGG16Features(tmp_path / "bad.pth")
