@@ -24,6 +24,6 @@ declare module "autocannon" {
       non2xx: number;
     }
   }
-  function autocannon(opts: autocannon.Options): Promise<autocannon.Result>;
+  function autocannon(opts: autocannon.Options): Promise<autocannon.Result> & { on(event: "reqError", fn: (err: unknown) => void): void };
   export default autocannon;
 }

@@ -4,16 +4,20 @@
 //   edge           the worker alone (student faces drawn at the edge)
 //   origin         plus a real origin process (`npm run origin`): ~10% model=teacher and ~5% size 256 go to it
 //   origin-killed  as "origin", with the origin process killed (SIGKILL) half-way through
-// Alongside autocannon, a validator client fetches the same mix and decodes every 200 body (pngjs), and a monitor
-// polls /healthz (worker alive, ORT wasm memory vs budget, no isolate restart). Pass criteria are printed at the end;
+// Alongside autocannon, 4 validator clients fetch the same mix and decode every 200 body (pngjs; autocannon only
+// hands bodies over as strings), each request on a new connection: with undici's keep-alive reuse, workerd's local
+// server reset a few idle connections under this load (autocannon's own connections saw no errors). A monitor polls
+// /healthz (worker alive, ORT wasm memory vs budget, no isolate restart) and workerd's output is searched for crashes. Pass criteria are printed at the end;
 // results go to bench/results/load.json. Exit code 1 when a criterion fails.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { get as httpGet } from "node:http";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
 import { PNG } from "pngjs";
-import { REPO, startWorker } from "../test/helpers/worker.js";
-import type { WorkerHandle } from "../test/helpers/worker.js";
+import { REPO } from "../test/helpers/worker.js";
+import { startHardenedWorker } from "../test/hardening/hardened-worker.js";
+import type { HardenedWorker } from "../test/hardening/hardened-worker.js";
 import { startOrigin, TOKEN } from "../test/origin/origin-process.js";
 import type { OriginProcess } from "../test/origin/origin-process.js";
 
@@ -61,17 +65,20 @@ function monitor(url: string) {
   let failures = 0;
   let restarts = 0;
   let stop = false;
+  const errors: string[] = [];
+  const t0 = Date.now();
   const done = (async () => {
     while (!stop) {
       try {
-        const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(15_000) });
-        const h = (await res.json()) as Health;
+        const res = await getFresh(`${url}/healthz`);
+        const h = JSON.parse(res.body.toString()) as Health;
         const prev = samples[samples.length - 1];
         if (prev && (h.wasm_memory_peak_bytes < prev.wasm_memory_peak_bytes || (prev.sessions_loaded && !h.sessions_loaded))) restarts++;
         samples.push(h);
         if (res.status !== 200) failures++;
-      } catch {
+      } catch (e) {
         failures++;
+        errors.push(`${((Date.now() - t0) / 1000).toFixed(1)}s: ${String(e).slice(0, 80)} ${String((e as { cause?: unknown }).cause ?? "").slice(0, 80)}`);
       }
       await new Promise((r) => setTimeout(r, 1000));
     }
@@ -80,9 +87,23 @@ function monitor(url: string) {
     async stop() {
       stop = true;
       await done;
-      return { samples: samples.length, failures, restarts, last: samples[samples.length - 1] };
+      return { samples: samples.length, failures, restarts, errors, last: samples[samples.length - 1] };
     },
   };
+}
+
+/** GET on a new connection (no keep-alive reuse), like a browser's first visit. */
+function getFresh(url: string): Promise<{ status: number; headers: { get(n: string): string | null }; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = httpGet(url, { agent: false, timeout: 30_000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (d: Buffer) => chunks.push(d));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: { get: (n) => (res.headers[n] as string | undefined) ?? null }, body: Buffer.concat(chunks) }));
+      res.on("error", reject);
+    });
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", reject);
+  });
 }
 
 /** Fetches the mix one request at a time and checks every answer fully (PNG decode and size, JSON errors). */
@@ -93,8 +114,8 @@ function validator(url: string, next: () => string) {
     while (!stop) {
       const path = next();
       try {
-        const res = await fetch(url + path, { signal: AbortSignal.timeout(30_000) });
-        const body = Buffer.from(await res.arrayBuffer());
+        const res = await getFresh(url + path);
+        const body = res.body;
         v.checked++;
         if (res.status === 200) {
           const png = PNG.sync.read(body);
@@ -106,7 +127,7 @@ function validator(url: string, next: () => string) {
           JSON.parse(body.toString()).error.code;
         } else v.bad.push(`${path}: HTTP ${res.status}`);
       } catch (e) {
-        v.bad.push(`${path}: ${String(e).slice(0, 120)}`);
+        v.bad.push(`${path}: ${String(e).slice(0, 80)} ${String((e as { cause?: unknown }).cause ?? "").slice(0, 120)}`);
       }
     }
   })();
@@ -121,10 +142,10 @@ function validator(url: string, next: () => string) {
 
 async function runScenario(scenario: Scenario) {
   let origin: OriginProcess | undefined;
-  let w: WorkerHandle | undefined;
+  let w: HardenedWorker | undefined;
   try {
     if (scenario !== "edge") origin = await startOrigin(["--max-queue", "256"]);
-    w = await startWorker({ vars: origin ? { ORIGIN_URL: origin.url, ORIGIN_TOKEN: TOKEN, ORIGIN_TIMEOUT_MS: "8000" } : {} });
+    w = await startHardenedWorker({ vars: origin ? { ORIGIN_URL: origin.url, ORIGIN_TOKEN: TOKEN, ORIGIN_TIMEOUT_MS: "8000" } : {} });
     const url = w.url;
     // First face (ORT init) before the clock starts.
     await (await fetch(`${url}/face/warm-up.png?size=64`)).arrayBuffer();
@@ -143,7 +164,9 @@ async function runScenario(scenario: Scenario) {
         }, (DURATION / 2) * 1000)
       : undefined;
     process.stderr.write(`${scenario}: ${CONNECTIONS} connections for ${DURATION}s against ${url}${origin ? ` (origin ${origin.url})` : ""}\n`);
-    const result = await autocannon({
+    const reqErrors: string[] = [];
+    const t0 = Date.now();
+    const instance = autocannon({
       url,
       connections: CONNECTIONS,
       duration: DURATION,
@@ -168,8 +191,13 @@ async function runScenario(scenario: Scenario) {
         },
       ],
     });
+    instance.on("reqError", (e: unknown) => {
+      if (reqErrors.length < 10) reqErrors.push(`${((Date.now() - t0) / 1000).toFixed(1)}s: ${String(e).slice(0, 120)}`);
+    });
+    const result = await instance;
     if (killer) clearTimeout(killer);
     const health = await mon.stop();
+    const crashes = w.logs().split("\n").filter((l) => /uncaught|internal error|exceeded/i.test(l));
     const parts = await Promise.all(validators.map((v) => v.stop()));
     const checked = { checked: parts.reduce((n, p) => n + p.checked, 0), pngs: parts.reduce((n, p) => n + p.pngs, 0), bad: parts.flatMap((p) => p.bad) };
     const fivexx = Object.entries(codes).filter(([c]) => Number(c) >= 500 && c !== "503").reduce((n, [, v]) => n + v, 0);
@@ -178,7 +206,7 @@ async function runScenario(scenario: Scenario) {
       no_5xx_except_503_with_retry_after: fivexx === 0 && !bad.some((b) => b.startsWith("503")),
       only_200_or_503: Object.keys(codes).every((c) => c === "200" || c === "503"),
       no_connection_errors_or_timeouts: result.errors === 0 && result.timeouts === 0,
-      no_crash_or_restart: health.failures === 0 && health.restarts === 0,
+      no_crash_or_restart: health.failures === 0 && health.restarts === 0 && crashes.length === 0,
       wasm_memory_under_budget: last.wasm_memory_peak_bytes <= last.wasm_budget_bytes,
       every_200_is_a_png: bad.filter((b) => b.startsWith("200")).length === 0,
       validated_pngs_ok: checked.bad.length === 0 && checked.pngs > 0,
@@ -193,14 +221,15 @@ async function runScenario(scenario: Scenario) {
       status_codes: codes,
       sources,
       errors: result.errors,
+      request_errors: reqErrors,
       timeouts: result.timeouts,
       origin_killed_at_s: killedAt,
       wasm_memory_peak_mb: +(last.wasm_memory_peak_bytes / 2 ** 20).toFixed(1),
       wasm_budget_mb: +(last.wasm_budget_bytes / 2 ** 20).toFixed(1),
       breakers_at_end: last.breakers,
-      health_samples: health.samples,
+      health: { samples: health.samples, failures: health.failures, restarts: health.restarts, errors: health.errors.slice(0, 5) },
       validator: { checked: checked.checked, pngs_decoded: checked.pngs, problems: checked.bad.slice(0, 10) },
-      problems: bad,
+      problems: [...bad, ...crashes.slice(0, 10)],
       criteria,
       pass: Object.values(criteria).every(Boolean),
     };

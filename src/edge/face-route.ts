@@ -79,12 +79,12 @@ async function produce(model: EdgeModel, req: FaceRequest, key: string, cfg: Edg
   if (plan.where === "edge") return drawAtEdge(model, req, key, plan.draw);
   const t0 = performance.now();
   const res = await fetchFromOrigin(req, cfg, requestId);
-  // Logs carry the request id, never the seed (seeds are often e-mail addresses).
   if (res.ok) {
     const etag = await faceEtag(key, `origin-${req.model}`);
     return { bytes: res.bytes, etag, model: res.model, source: "origin", timing: [{ name: "origin", dur: performance.now() - t0 }] };
   }
   if (res.clientError) throw res.clientError;
+  // Logs carry the request id (also sent to the origin), never the seed: seeds are often e-mail addresses.
   console.warn(`origin failed (request ${requestId}): ${res.reasons.join("; ")}`);
   if (plan.fallback) return drawAtEdge(model, req, key, plan.fallback);
   throw new HttpError(503, "origin_unavailable", "the origin that renders this face is unavailable; try again shortly", { "retry-after": "30" });

@@ -79,6 +79,8 @@ function renderGrid(): void {
 }
 
 let originConfigured = false;
+/** The model's native resolution: in-browser demos stay at or below it (above it <seed-face> uses the edge). */
+let modelResolution = 0;
 
 async function loadModels(): Promise<void> {
   try {
@@ -90,6 +92,7 @@ async function loadModels(): Promise<void> {
     if (parts.length) $("model-info").textContent = parts.join(" · ");
     // Side by side when the edge has an origin (the teacher runs there; the edge's own manifest may omit it).
     originConfigured = j.origin?.configured === true;
+    if (typeof m?.resolution === "number") modelResolution = m.resolution;
   } catch {
     // The playground still works without model info.
   }
@@ -136,7 +139,7 @@ function renderEmbedDemo(): void {
     const fig = document.createElement("figure");
     const face = document.createElement("seed-face");
     face.setAttribute("seed", seed);
-    face.setAttribute("size", "96");
+    face.setAttribute("size", String(modelResolution > 0 ? Math.min(96, modelResolution) : 96));
     face.setAttribute("label", `Avatar for ${seed}`);
     const cap = document.createElement("figcaption");
     cap.textContent = `${seed} · waiting`;
@@ -167,8 +170,7 @@ function init(): void {
   for (const id of ["morph-a", "morph-b"]) $(id).addEventListener("change", () => renderMorph(true));
   renderGrid();
   renderMorph(true);
-  renderEmbedDemo();
-  void loadModels().then(renderCompare);
+  void loadModels().then(() => { renderCompare(); renderEmbedDemo(); });
 }
 
 init();

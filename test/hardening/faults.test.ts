@@ -1,26 +1,36 @@
 // Fault injection between the edge (real workerd) and an origin (a real HTTP server failing on demand), and a
 // broken R2 binding: the edge always answers (degraded where it can, 503 JSON + Retry-After where it cannot),
 // never serves or keeps bad bytes, keeps degraded faces only briefly, and recovers by itself.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { decodePng, isNonBlank, rgbOf } from "../helpers/png.js";
+import { REPO } from "../helpers/worker.js";
 import type { Fault, FaultyOrigin } from "./faulty-origin.js";
 import { startFaultyOrigin } from "./faulty-origin.js";
 import type { HardenedWorker } from "./hardened-worker.js";
 import { hit, jsonError, startHardenedWorker } from "./hardened-worker.js";
 
 const TOKEN = "faults-token-7f3a9c";
+/** A size above the bundled model's resolution: the origin draws it when one is configured. */
+const ABOVE = Math.min(1024, 2 * bundledResolution() + 8);
 const IMMUTABLE = "public, max-age=31536000, immutable";
 let origin: FaultyOrigin;
 const workers: HardenedWorker[] = [];
 
 async function worker(vars: Record<string, string>, r2?: "ok" | "broken") {
-  const w = await startHardenedWorker({ vars: { ORIGIN_URL: origin.url, ORIGIN_TOKEN: TOKEN, ORIGIN_TIMEOUT_MS: "400", ...vars }, r2 });
+  const w = await startHardenedWorker({ vars: { ORIGIN_URL: origin.url, ORIGIN_TOKEN: TOKEN, ORIGIN_TIMEOUT_MS: "1000", ...vars }, r2 });
   workers.push(w);
   return w;
 }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b));
 const maxAge = (cc: string | null) => Number(/max-age=(\d+)/.exec(cc ?? "")?.[1] ?? NaN);
+
+function bundledResolution(): number {
+  const id = (JSON.parse(readFileSync(join(REPO, "models/default.json"), "utf8")) as { default: string }).default;
+  return (JSON.parse(readFileSync(join(REPO, "models", id, "manifest.json"), "utf8")) as { resolution: number }).resolution;
+}
 
 function expectDegradedFace(res: Response, bytes: Uint8Array, size: number, what: string) {
   expect(res.status, what).toBe(200);
@@ -48,11 +58,11 @@ describe("origin faults", () => {
   it("500, non-PNG, truncated PNG, wrong size, slow past the timeout, cut mid-body: a degraded face, never the bad bytes", async () => {
     const w = await worker({ ORIGIN_BREAKER_FAILURES: "1000" });
     const faults: Fault[] = ["error500", "notpng", "truncated", "wrongsize", "slow", "cut"];
-    origin.slowMs = 1500;
+    origin.slowMs = 2500;
     for (const fault of faults) {
       origin.fault = fault;
       // The teacher (origin-only) and a size above the model's resolution (origin when configured).
-      for (const [path, size] of [[`/face/fault-${fault}.png?size=48&model=teacher`, 48], [`/face/fault-${fault}.png?size=200`, 200]] as const) {
+      for (const [path, size] of [[`/face/fault-${fault}.png?size=48&model=teacher`, 48], [`/face/fault-${fault}.png?size=${ABOVE}`, ABOVE]] as const) {
         const { res, bytes } = await hit(w.url, path);
         expectDegradedFace(res, bytes, size, `${fault} ${path}`);
         expect(res.headers.get("x-face-source"), fault).toBe("edge");
@@ -154,7 +164,7 @@ describe("origin faults", () => {
     const client = async () => {
       while (next < N) {
         const i = next++;
-        const size = i % 2 ? 32 : 200;
+        const size = i % 2 ? 32 : ABOVE;
         const { res, bytes } = await hit(w.url, `/face/run-${i}.png?size=${size}&model=${i % 3 ? "teacher" : "student"}`);
         const key = `${res.status}:${res.headers.get("x-face-source") ?? "-"}${res.headers.get("x-face-degraded") ? "+degraded" : ""}`;
         statuses[key] = (statuses[key] ?? 0) + 1;

@@ -52,7 +52,7 @@ describe("determinism and batching", () => {
 
 describe("overload", () => {
   it("a full queue gives 503 JSON with Retry-After, and the server keeps serving", async () => {
-    const o = await startOrigin(["--max-queue", "2", "--batch-window-ms", "500", "--retry-after-s", "3"]);
+    const o = await startOrigin(["--max-queue", "2", "--max-batch", "8", "--batch-window-ms", "500", "--retry-after-s", "3"]);
     try {
       const responses = await Promise.all(SEEDS.concat(["gus", "hal"]).map((s) => o.fetch(`/v1/face/q-${s}.png?size=32`)));
       const ok = responses.filter((r) => r.status === 200);

@@ -1,7 +1,7 @@
 // Test harness: runs the origin as a real child process (the same entry point as `npm run origin`) on a free port.
 import { execFileSync, spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -34,11 +34,18 @@ export function modelsWithTeacher(): string {
   if (!preset) throw new Error(`${root}/${id} has no teacher and was not made by seedface.make_default: cannot test teacher renders`);
   const sha = (f: string) => man.files.find((x) => x.path === f)?.sha256 ?? "";
   const out = join(tmpdir(), `seedface-origin-teacher-${id}-${man.version}-${sha("student_fp32.onnx").slice(0, 16)}`);
-  if (!existsSync(join(out, id, "teacher.onnx")) || !existsSync(join(out, "default.json"))) {
-    rmSync(out, { recursive: true, force: true });
+  if (!existsSync(join(out, "default.json"))) {
+    // Export next to it and rename into place, so concurrent test processes never see a half-written folder.
+    const tmp = `${out}.tmp-${process.pid}`;
+    rmSync(tmp, { recursive: true, force: true });
     const py = join(ROOT, "training", ".venv", "bin", "python");
-    execFileSync(py, ["-m", "seedface.make_default", "--out", join(out, id), "--preset", preset, "--version", man.version,
+    execFileSync(py, ["-m", "seedface.make_default", "--out", join(tmp, id), "--preset", preset, "--version", man.version,
       "--with-teacher", "--no-quantize"], { cwd: join(ROOT, "training"), env: { ...process.env, OMP_NUM_THREADS: "1" }, stdio: "pipe" });
+    try {
+      renameSync(tmp, out);
+    } catch {
+      rmSync(tmp, { recursive: true, force: true }); // another process got there first
+    }
   }
   const made = JSON.parse(readFileSync(join(out, id, "manifest.json"), "utf8")) as ManifestLite;
   for (const f of ["mapping.onnx", "student_fp32.onnx"]) {

@@ -3,8 +3,8 @@
 #
 #   bash training/device/run.sh --prepare [--res 64] [--max-mib 40] [--resume-teacher CKPT]
 #        here: pack a face subset into training/runs/gpu_pack/ (gitignored, carried) and print the `run` call
-#   bash training/device/run.sh --gpu [--teacher-minutes 5] [--distill-minutes 2.5] [--preset small64]
-#        [--pack training/runs/gpu_pack/faces64.npz] [--deadline 540] [--resume-teacher CKPT]
+#   bash training/device/run.sh --gpu [--teacher-minutes 4] [--distill-minutes 2] [--preset small64]
+#        [--pack training/runs/gpu_pack/faces64.npz] [--deadline 480] [--resume-teacher CKPT]
 #        on the GPU box: train, distil, evaluate, leave <= 8 files of < 16 MiB in $OUT (no ONNX there)
 #   bash training/device/run.sh --finish <fetched OUT dir> --id ID [--seeds 1000]
 #        here: rebuild the checkpoints, export ONNX + int8 into models/<ID>, evaluate, write the report
@@ -20,7 +20,7 @@ else
 fi
 export PYTHONPATH="$ROOT/training${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 
-MODE="" RES=64 MAX_MIB=40 TM=5 DM=2.5 PRESET="" PACK="" DEADLINE=540 RESUME_T="" FETCHED="" ID="" SEEDS=1000
+MODE="" RES=64 MAX_MIB=40 TM=4 DM=2 PRESET="" PACK="" DEADLINE=480 RESUME_T="" FETCHED="" ID="" SEEDS=1000
 TSTEPS="" DSTEPS="" DEVICE=auto REAL=1000 KEEP="" TBATCH="" DBATCH="" DATA_ARG=""
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -64,6 +64,8 @@ prepare() {
   if [ -n "$RESUME_T" ]; then  # continue a teacher from an earlier GPU session: it travels in the same folder
     cp "$RESUME_T" "$dir/teacher_resume.pt"
     resume_arg=" --resume-teacher $dir/teacher_resume.pt"
+  else
+    rm -f "$dir/teacher_resume.pt"
   fi
   rm -f "$PACK"
   # what travels: the working tree + this folder; the pack gets what is left of ~60 MiB (at most --max-mib)
@@ -109,7 +111,8 @@ gpu() {
   [ -n "$TBATCH" ] || TBATCH=64
   [ -n "$DBATCH" ] || DBATCH=32
   local dev_args=(--device "$DEVICE") st=0 t0
-  local targs=(--preset "$PRESET" --data "$PACK" --run "$WORK/teacher" --minutes "$TM" --grid-every 2 --ckpt-every 2)
+  local targs=(--preset "$PRESET" --data "$PACK" --run "$WORK/teacher" --minutes "$TM" --grid-every 2 --ckpt-every 2
+               --log-every 50)
   [ -n "$TSTEPS" ] && targs+=(--steps "$TSTEPS")
   [ -n "$TBATCH" ] && targs+=(--batch "$TBATCH")
   if [ -n "$RESUME_T" ]; then
@@ -130,7 +133,8 @@ gpu() {
   # what is left of the deadline, less ~90 s for evaluation and packing, caps the distillation
   local left=$((DEADLINE - (SECONDS - start) - 90)) dmin
   dmin=$("$PY" -c "print(round(max(0.2, min($DM, $left / 60)), 2))")
-  local dargs=(--teacher "$WORK/teacher/checkpoint.pt" --run "$WORK/distill" --minutes "$dmin" --grid-every 2 --ckpt-every 2)
+  local dargs=(--teacher "$WORK/teacher/checkpoint.pt" --run "$WORK/distill" --minutes "$dmin" --grid-every 2 --ckpt-every 2
+               --log-every 25)
   [ -n "$DSTEPS" ] && dargs+=(--steps "$DSTEPS")
   [ -n "$DBATCH" ] && dargs+=(--batch "$DBATCH")
   echo "[run.sh] distillation budget ${dmin} min ($((SECONDS - start))s used of ${DEADLINE}s)"

@@ -26,9 +26,9 @@ from .augment import AdaptiveAugment
 from .checkpoint import load_published, state_dict_published
 from .models import Discriminator, StudentSynthesis
 from .models.config import ModelConfig
-from .runenv import (TRAINING_DATA, amp_dtype, hardware, parse_resumable, pick_device, provenance, resolve,
-                     setup_device)
-from .runlog import Budget, RunLog, mean_of, progress
+from .runenv import (TRAINING_DATA, amp_dtype, cli, hardware, parse_resumable, pick_device, provenance,
+                     resolve, setup_device)
+from .runlog import Budget, RunLog, means, progress
 from .teacher_source import load_teacher
 
 GRID_SEED = 20261
@@ -108,7 +108,7 @@ class Distiller:
         self.opt.step()
         gan.requires_grad(self.student, False)
         row = {"loss": total.detach(), "rgb": rgb.detach(), "wavelet": wav.detach(), "perceptual": perc.detach(),
-               "g_adv": adv.detach(), "w_" + mode: 1.0}
+               "g_adv": adv.detach(), **{f"w_{m}": float(m == mode) for m in W_MODES}}
         if a.gan_weight > 0:
             row.update(self.d_update(t_img, s_img.detach(), self.step, self.gen))
         with torch.no_grad():
@@ -125,7 +125,8 @@ class Distiller:
     def save(self, path: Path, history: list[dict]) -> Path:
         train = {"D": self.D.state_dict(), "opt": self.opt.state_dict(),  # the student is in the published part
                  "opt_d": self.d_update.opt.state_dict(), "augment": self.augment.state_dict(), "step": self.step,
-                 "rng": trainckpt.rng_state(self.gen), "cpu_rng": self.cpu_gen.get_state(), "history": history, "elapsed_s": self.elapsed,
+                 "rng": trainckpt.rng_state(self.gen), "cpu_rng": self.cpu_gen.get_state(), "history": history,
+                 "elapsed_s": self.elapsed,
                  "teacher_source": self.a.teacher, "teacher_info": self.teacher_info,
                  "args": {k: v for k, v in vars(self.a).items() if isinstance(v, (int, float, str, bool, type(None)))},
                  "hardware": hardware(self.device)}
@@ -168,7 +169,8 @@ def export_checkpoint(ckpt_path: Path, out: Path, model_id: str, version: str = 
     ck = trainckpt.load(ckpt_path)
     if ck["kind"] != "distill":
         raise ValueError(f"{ckpt_path}: a {ck['kind']} checkpoint; a model directory needs a distilled student")
-    config, mapping, teacher, student, style_mean = load_published(ck["state_dict"], ModelConfig.from_dict(ck["config"]))
+    config = ModelConfig.from_dict(ck["config"])
+    config, mapping, teacher, student, style_mean = load_published(ck["state_dict"], config)
     t = ck["train"]
     teacher_info = t.get("teacher_info") or {}
     prov = provenance("seedface.distill", int(t["step"]), float(t["elapsed_s"]), t.get("hardware", "unknown"),
@@ -267,7 +269,7 @@ def run(argv=None) -> dict:
     keys = ["loss", "rgb", "wavelet", "perceptual", "g_adv", "d_loss", "r1", "l1_full"]
 
     def flush():
-        mean = {k: mean_of(v) for k, v in acc.items()}
+        mean = means(acc)
         mean.update(step=d.step, elapsed_s=budget.elapsed)
         log.add(mean)
         acc.clear()
@@ -284,14 +286,14 @@ def run(argv=None) -> dict:
         if d.step % a.log_every == 0:
             m = flush()
             progress("distill", d.step, budget, {k: m[k] for k in ("loss", "rgb", "l1_full", "d_loss") if k in m})
-        now = time.time()
-        if now - last_grid > a.grid_every * 60:
-            outputs()
-            last_grid = now
-        if now - last_ckpt > a.ckpt_every * 60:
-            d.elapsed = budget.elapsed
-            d.save(ckpt_path, log.history)
-            last_ckpt = now
+            now = time.time()  # grids and checkpoints only right after a finite log row
+            if now - last_grid > a.grid_every * 60:
+                outputs()
+                last_grid = now
+            if now - last_ckpt > a.ckpt_every * 60:
+                d.elapsed = budget.elapsed
+                d.save(ckpt_path, log.history)
+                last_ckpt = now
     if acc:
         flush()
     outputs()
@@ -309,7 +311,7 @@ def run(argv=None) -> dict:
 
 
 def main(argv=None) -> None:
-    run(argv)
+    cli(run, argv)
 
 
 if __name__ == "__main__":

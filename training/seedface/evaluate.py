@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from . import data as data_mod, metrics, plots, seeding, trainckpt
-from .runenv import pick_device, resolve
+from .runenv import cli, pick_device, resolve
 
 REPORTS = data_mod.repo_root() / "training" / "reports"
 
@@ -177,8 +177,8 @@ def evaluate(path: Path, n_seeds: int = 1000, psi: float = 1.0, data: str | None
         report["student_int8"] = {"psnr_db_vs_teacher": metrics.finite_mean(torch.cat(int8["psnr"])),
                                   "ssim_vs_teacher": float(torch.cat(int8["ssim"]).mean()),
                                   "psnr_db_vs_fp32": metrics.finite_mean(torch.cat(int8["psnr_vs_fp32"]))}
-    rows = [g for g in grid if g.numel()] + [train[:8]]
-    return report, {"rows": rows}
+    # generated faces only: reports are committed, and dataset photos must never enter the repository
+    return report, {"rows": [g for g in grid if g.numel()]}
 
 
 def markdown(report: dict, name: str, grid_name: str) -> str:
@@ -200,8 +200,8 @@ def markdown(report: dict, name: str, grid_name: str) -> str:
     for key, label in (("real_holdout", "held-out real (floor)"), ("teacher", "teacher"), ("student", "student")):
         v = sw[key]
         lines.append(f"| {label} | " + " | ".join(f"{x:.2f}" for x in v["levels"]) + f" | {v['mean']:.2f} |")
-    lines += ["", f"![samples: teacher / student{' / int8 student' if 'student_int8' in report else ''} / real "
-                  f"training faces]({grid_name})", ""]
+    lines += ["", f"![samples, one row each: teacher / student{' / int8 student' if 'student_int8' in report else ''}"
+                  f" (seeds 0-7)]({grid_name})", ""]
     return "\n".join(lines)
 
 
@@ -226,7 +226,7 @@ def manifest_metrics(report: dict) -> dict:
     return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in m.items()}
 
 
-def main(argv=None) -> None:
+def run(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("model", help="model directory, training checkpoint, or run directory")
     ap.add_argument("--seeds", type=int, default=1000)
@@ -254,6 +254,10 @@ def main(argv=None) -> None:
         mf.save(path, man)
     print(json.dumps({"report": files, "student_vs_teacher_psnr_db": report["student_vs_teacher"]["psnr_db"],
                       "swd_mean": {k: report["swd"][k]["mean"] for k in ("real_holdout", "teacher", "student")}}))
+
+
+def main(argv=None) -> None:
+    cli(run, argv)
 
 
 if __name__ == "__main__":

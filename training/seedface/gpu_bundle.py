@@ -179,7 +179,7 @@ def finish(src: Path, model_id: str, models_dir: Path, runs_dir: Path, seeds: in
     return result
 
 
-def main(argv=None) -> None:
+def run(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("pack")
@@ -205,6 +205,11 @@ def main(argv=None) -> None:
     else:
         finish(Path(a.src), a.id, Path(a.models), Path(a.runs), a.seeds, a.quantize, a.data,
                Path(a.reports) if a.reports else None)
+
+
+def main(argv=None) -> None:
+    from .runenv import cli
+    cli(run, argv)
 
 
 if __name__ == "__main__":

@@ -60,6 +60,15 @@ def mean_of(values: list) -> float:
     return sum(float(v) for v in values) / len(values)
 
 
+def means(acc: dict[str, list]) -> dict[str, float]:
+    """Per-key means of the rows since the last log; a non-finite loss stops the run before it is saved."""
+    out = {k: mean_of(v) for k, v in acc.items()}
+    bad = [k for k, v in out.items() if not math.isfinite(v)]
+    if bad:
+        raise FloatingPointError(f"non-finite {', '.join(bad)}: stopping without saving over the last good checkpoint")
+    return out
+
+
 class Budget:
     """Wall-clock budget (minutes, optional) and step limit (optional); `elapsed` continues across resumes."""
 

@@ -23,9 +23,9 @@ from .augment import AdaptiveAugment
 from .checkpoint import load_published, state_dict_published
 from .models import Discriminator, MappingNetwork, TeacherSynthesis, preset
 from .models.config import ModelConfig
-from .runenv import (TRAINING_DATA, amp_dtype, hardware, parse_resumable, pick_device, provenance, resolve,
-                     setup_device)
-from .runlog import Budget, RunLog, mean_of, progress
+from .runenv import (TRAINING_DATA, amp_dtype, cli, hardware, parse_resumable, pick_device, provenance,
+                     resolve, setup_device)
+from .runlog import Budget, RunLog, means, progress
 
 GRID_SEED = 20260
 
@@ -271,22 +271,22 @@ def run(argv=None) -> dict:
         for k, v in row.items():
             acc.setdefault(k, []).append(v)
         if trainer.step % a.log_every == 0 or budget.done(trainer.step):
-            mean = {k: mean_of(v) for k, v in acc.items()}
+            mean = means(acc)
             mean.update(step=trainer.step, kimg=trainer.step * a.batch / 1000, elapsed_s=budget.elapsed)
             log.add(mean)
             acc.clear()
             progress("teacher", trainer.step, budget, {k: mean[k] for k in ("d_loss", "g_loss", "aug_p")
                                                        if k in mean}, f"kimg {mean['kimg']:.1f}")
-        now = time.time()
-        if now - last_grid > a.grid_every * 60:
-            outputs()
-            last_grid = now
-        if now - last_ckpt > a.ckpt_every * 60:
-            trainer.elapsed = budget.elapsed
-            trainer.save(ckpt_path, log.history)
-            last_ckpt = now
+            now = time.time()  # grids and checkpoints only right after a finite log row
+            if now - last_grid > a.grid_every * 60:
+                outputs()
+                last_grid = now
+            if now - last_ckpt > a.ckpt_every * 60:
+                trainer.elapsed = budget.elapsed
+                trainer.save(ckpt_path, log.history)
+                last_ckpt = now
     if acc:
-        mean = {k: mean_of(v) for k, v in acc.items()}
+        mean = means(acc)
         mean.update(step=trainer.step, kimg=trainer.step * a.batch / 1000, elapsed_s=budget.elapsed)
         log.add(mean)
     outputs()
@@ -305,7 +305,7 @@ def run(argv=None) -> dict:
 
 
 def main(argv=None) -> None:
-    run(argv)
+    cli(run, argv)
 
 
 if __name__ == "__main__":

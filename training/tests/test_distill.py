@@ -34,8 +34,8 @@ def test_distillation_losses_fall(teacher_ckpt, tmp_path):
         last = sum(r[key] for r in h[-5:]) / 5
         assert last < 0.8 * first, (key, first, last)
     assert any("r1" in r for r in h) and all(r["perceptual"] > 0 and r["d_loss"] > 0 for r in h)
-    modes = {k for r in h for k in r if k.startswith("w_")}
-    assert modes == {"w_single", "w_mixing", "w_wplus"}
+    for mode in ("w_single", "w_mixing", "w_wplus"):  # all three w schemes were drawn
+        assert 0 < sum(r[mode] for r in h) < 30
     d = out["distiller"]
     assert d.config.student_channels == [64, 64, 32, 16]  # the tiny preset's student
     assert all(p.requires_grad is False for p in d.teacher.parameters())
@@ -46,7 +46,8 @@ def test_distillation_resume_is_exact(teacher_ckpt, tmp_path):
     args = COMMON + ["--teacher", str(teacher_ckpt), "--r1-every", "3"]
     full = distill.run(args + ["--steps", "8", "--run", str(tmp_path / "a")])
     distill.run(args + ["--steps", "4", "--run", str(tmp_path / "b")])
-    resumed = distill.run(COMMON + ["--steps", "8", "--run", str(tmp_path / "b"), "--resume"])  # r1-every from the checkpoint
+    # --r1-every comes back from the checkpoint
+    resumed = distill.run(COMMON + ["--steps", "8", "--run", str(tmp_path / "b"), "--resume"])
     for ra, rb in zip(full["history"], resumed["history"]):
         assert ra["loss"] == rb["loss"] and ra["d_loss"] == rb["d_loss"], ra["step"]
     sa, sb = full["distiller"].student.state_dict(), resumed["distiller"].student.state_dict()

@@ -76,3 +76,16 @@ def test_fetched_teacher_checkpoint_resumes(smoke, tmp_path):
     out = train_teacher.run(["--resume", "--run", str(run), "--steps", "26", "--data", str(smoke / "runs" / "pack.npz"),
                              "--mean-samples", "100", "--threads", "1"])
     assert out["summary"]["steps"] == 26 and out["trainer"].a.batch == 4  # the run's own hyperparameters
+
+
+def test_corrupt_bundle_is_refused(smoke, tmp_path):
+    import shutil
+    from seedface import gpu_bundle
+    src = tmp_path / "out"
+    shutil.copytree(smoke / "out", src)
+    part = src / "bundle.tar.part0"
+    b = bytearray(part.read_bytes())
+    b[len(b) // 2] ^= 0xFF
+    part.write_bytes(bytes(b))
+    with pytest.raises(ValueError, match="sha256"):
+        gpu_bundle.unpack(src, tmp_path / "dest")

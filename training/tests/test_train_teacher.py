@@ -78,3 +78,10 @@ def test_time_budget_ends_with_checkpoint_and_onnx(tmp_path):
     assert img.shape == (1, 3, 64, 64) and np.isfinite(img).all()
     summary = json.loads((tmp_path / "run" / "log.json").read_text())["summary"]
     assert summary["steps"] == out["summary"]["steps"]
+
+
+def test_non_finite_losses_stop_the_run():
+    from seedface.runlog import means
+    assert means({"d_loss": [1.0, torch.tensor(3.0)]}) == {"d_loss": 2.0}
+    with pytest.raises(FloatingPointError, match="g_loss"):
+        means({"d_loss": [1.0], "g_loss": [float("nan"), 1.0]})
