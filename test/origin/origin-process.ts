@@ -40,7 +40,7 @@ export function modelsWithTeacher(): string {
     rmSync(tmp, { recursive: true, force: true });
     const py = join(ROOT, "training", ".venv", "bin", "python");
     execFileSync(py, ["-m", "seedface.make_default", "--out", join(tmp, id), "--preset", preset, "--version", man.version,
-      "--with-teacher", "--no-quantize"], { cwd: join(ROOT, "training"), env: { ...process.env, OMP_NUM_THREADS: "1" }, stdio: "pipe" });
+      "--with-teacher", "--no-quantize", "--set-default"], { cwd: join(ROOT, "training"), env: { ...process.env, OMP_NUM_THREADS: "1" }, stdio: "pipe" });
     try {
       renameSync(tmp, out);
     } catch {

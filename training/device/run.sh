@@ -61,7 +61,10 @@ prepare() {
   local dir; dir="$(dirname "$PACK")"
   mkdir -p "$dir"
   local resume_arg=""
-  if [ -n "$RESUME_T" ]; then  # continue a teacher from an earlier GPU session: it travels in the same folder
+  if [ -n "$RESUME_T" ] && git ls-files --error-unmatch "$RESUME_T" >/dev/null 2>&1; then
+    rm -f "$dir/teacher_resume.pt"  # committed (e.g. training/checkpoints/): it travels with the working tree
+    resume_arg=" --resume-teacher $RESUME_T"
+  elif [ -n "$RESUME_T" ]; then  # continue a teacher from an earlier GPU session: it travels in the same folder
     cp "$RESUME_T" "$dir/teacher_resume.pt"
     resume_arg=" --resume-teacher $dir/teacher_resume.pt"
   else

@@ -2,7 +2,7 @@
 
     python -m seedface.make_default --out ../models/default [--preset default128]
 
-Also writes ``<out>/../default.json`` = {"default": "<id>"} (the id is the output directory's name).
+With ``--set-default`` also writes ``<out>/../default.json`` = {"default": "<id>"} (the id is the output directory's name).
 For plumbing and tests only: the faces are noise-like patterns, and the manifest says so.
 """
 from __future__ import annotations
@@ -44,6 +44,7 @@ def main(argv=None) -> int:
     ap.add_argument("--with-teacher", action="store_true",
                     help="also export teacher.onnx (default off: ~19 MB for default128, keeps the committed default "
                          "under ~25 MB; the edge never uses the teacher)")
+    ap.add_argument("--set-default", action="store_true", help="also point models/default.json at it")
     ap.add_argument("--no-quantize", action="store_true", help="skip seedface.quantize")
     ap.add_argument("--version", default="0.1.0")
     args = ap.parse_args(argv)
@@ -58,9 +59,10 @@ def main(argv=None) -> int:
                     "style_mean": "mean of mapping(z) over 10000 z ~ N(0, I) (torch generator seeded with torch_seed)",
                     "torch": torch.__version__},
         trained=False, status=STATUS, training_data=None, quantize=not args.no_quantize)
-    (out.parent / "default.json").write_text(json.dumps({"default": out.name}) + "\n")
+    if args.set_default:
+        (out.parent / "default.json").write_text(json.dumps({"default": out.name}) + "\n")
     total = sum(f["bytes"] for f in man["files"])
-    print(f"wrote {out} ({total / 1e6:.2f} MB, {len(man['files'])} files) and {out.parent / 'default.json'} "
+    print(f"wrote {out} ({total / 1e6:.2f} MB, {len(man['files'])} files){' and ' + str(out.parent / 'default.json') if args.set_default else ''} "
           f"in {time.time() - t0:.1f} s; edge_precision={man['networks']['student']['edge_precision']}")
     for f in man["files"]:
         print(f"  {f['path']}: {f['bytes']} bytes ({f['precision']})")
