@@ -173,8 +173,11 @@ async function runScenario(scenario: Scenario) {
       timeout: 30,
       requests: [
         {
-          setupRequest: (req: Record<string, unknown>) => ({ ...req, method: "GET", path: next() }),
-          onResponse: (status: number, body: string, _ctx: unknown, headers: Record<string, string>) => {
+          setupRequest: (req: Record<string, unknown>, ctx: Record<string, unknown>) => {
+            ctx.path = next();
+            return { ...req, method: "GET", path: ctx.path };
+          },
+          onResponse: (status: number, body: string, ctx: Record<string, unknown>, headers: Record<string, string>) => {
             codes[status] = (codes[status] ?? 0) + 1;
             const h = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
             if (status === 200) {
@@ -186,7 +189,7 @@ async function runScenario(scenario: Scenario) {
               }
             } else if (status === 503) {
               if (!h["retry-after"] && bad.length < 20) bad.push("503 without Retry-After");
-            } else if (bad.length < 20) bad.push(`HTTP ${status}: ${body.slice(0, 120)}`);
+            } else if (bad.length < 20) bad.push(`HTTP ${status} for ${String(ctx.path)}: ${body.slice(0, 120)}`);
           },
         },
       ],
@@ -197,7 +200,8 @@ async function runScenario(scenario: Scenario) {
     const result = await instance;
     if (killer) clearTimeout(killer);
     const health = await mon.stop();
-    const crashes = w.logs().split("\n").filter((l) => /uncaught|internal error|exceeded/i.test(l));
+    const crashes = w.logs().split("\n").filter((l) => /uncaught|internal error|exceeded|hung/i.test(l));
+    if (process.env.LOAD_WORKER_LOG) writeFileSync(`${process.env.LOAD_WORKER_LOG}-${scenario}.log`, w.logs());
     const parts = await Promise.all(validators.map((v) => v.stop()));
     const checked = { checked: parts.reduce((n, p) => n + p.checked, 0), pngs: parts.reduce((n, p) => n + p.pngs, 0), bad: parts.flatMap((p) => p.bad) };
     const fivexx = Object.entries(codes).filter(([c]) => Number(c) >= 500 && c !== "503").reduce((n, [, v]) => n + v, 0);

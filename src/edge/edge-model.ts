@@ -2,7 +2,7 @@
 // to the shared face pipeline as a ModelRunner.
 import type { ModelRunner, Tensor } from "../shared/face.js";
 import type { Manifest } from "../shared/manifest.js";
-import { networkFile, parseManifest } from "../shared/manifest.js";
+import { networkFile, parseManifest, sessionExtra } from "../shared/manifest.js";
 import { modelLabel } from "../shared/contract.js";
 import { BUNDLED_ERROR, BUNDLED_FILES, BUNDLED_MANIFEST } from "./bundled-model.generated.js";
 import { createSession, ort } from "./ort-runtime.js";
@@ -33,10 +33,10 @@ export class EdgeModel implements ModelRunner {
     let s = this.sessions.get(network);
     if (!s) {
       const net = this.manifest.networks[network];
-      const { file } = networkFile(net, network === "student" ? net.edge_precision : undefined);
+      const { file, precision } = networkFile(net, network === "student" ? net.edge_precision : undefined);
       const bytes = this.files[file];
       if (!bytes) throw new Error(`bundled model lacks ${file}`);
-      s = createSession(bytes);
+      s = createSession(bytes, sessionExtra(this.manifest, precision));
       s.catch(() => this.sessions.delete(network));
       this.sessions.set(network, s);
     }

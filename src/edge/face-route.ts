@@ -116,6 +116,22 @@ function imageResponse(method: string, bytes: Uint8Array, headers: Headers): Res
   return new Response(method === "HEAD" ? null : (bytes as Uint8Array<ArrayBuffer>), { status: 200, headers });
 }
 
+/**
+ * A request that joined another request's render waits with a timer of its own. Under load (origin renders, 200
+ * connections) workerd canceled a few joiners that waited only on another request's promise as hung (500 "code had
+ * hung", with its warning about cross-request promise resolution). With a timer of its own pending the joiner is
+ * never judged hung, and if the shared render does not arrive in time it draws the face itself.
+ */
+async function joinShared(shared: Promise<Rendered>, waitMs: number, drawOwn: () => Promise<Rendered>): Promise<Rendered> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), waitMs)));
+  try {
+    return (await Promise.race([shared, expired])) ?? (await drawOwn());
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function limitMiss(env: Env, req: Request): Promise<void> {
   if (!env.MISS_LIMITER) return; // rate limiting is off unless the binding is configured (issue 8)
   const who = req.headers.get("cf-connecting-ip") ?? "anonymous";
@@ -171,8 +187,9 @@ export async function handleFace(c: Context<{ Bindings: Env }>): Promise<Respons
       .catch((e) => console.warn(`cache put failed: ${e}`));
   };
   let stored: Promise<unknown> | undefined;
-  const { promise, shared } = coalescer.run(key, () => produce(model, req, key, cfg, crypto.randomUUID()), (r) => (stored = store(r)));
-  const r = await promise;
+  const draw = () => produce(model, req, key, cfg, crypto.randomUUID());
+  const { promise, shared } = coalescer.run(key, draw, (r) => (stored = store(r)));
+  const r = shared ? await joinShared(promise, 2 * cfg.originTimeoutMs + 5000, draw) : await promise;
   if (!shared && stored) {
     try {
       c.executionCtx.waitUntil(stored);

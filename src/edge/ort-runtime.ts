@@ -62,13 +62,20 @@ const SESSION_OPTIONS: ort.InferenceSession.SessionOptions = {
   graphOptimizationLevel: "all",
 };
 
-/** Create an ORT session from model bytes. The first call initialises ORT; calls are serialised until then. */
-export async function createSession(bytes: ArrayBuffer | Uint8Array): Promise<ort.InferenceSession> {
+/**
+ * Create an ORT session from model bytes; `extra` are session config entries (see sessionExtra in the manifest module).
+ * The first call initialises ORT; calls are serialised until then.
+ */
+export async function createSession(
+  bytes: ArrayBuffer | Uint8Array,
+  extra: Record<string, Record<string, string>> = {},
+): Promise<ort.InferenceSession> {
   const data = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
-  if (initialized) return ort.InferenceSession.create(data, SESSION_OPTIONS);
+  const options = Object.keys(extra).length ? { ...SESSION_OPTIONS, extra } : SESSION_OPTIONS;
+  if (initialized) return ort.InferenceSession.create(data, options);
   const run = initQueue.then(async () => {
-    if (initialized) return ort.InferenceSession.create(data, SESSION_OPTIONS);
-    const s = await createWithPrecompiledWasm(data, SESSION_OPTIONS);
+    if (initialized) return ort.InferenceSession.create(data, options);
+    const s = await createWithPrecompiledWasm(data, options);
     initialized = true;
     return s;
   });

@@ -3,7 +3,7 @@
 import type * as Ort from "onnxruntime-web";
 import type { ModelRunner, Tensor } from "../shared/face.js";
 import type { Manifest } from "../shared/manifest.js";
-import { networkFile } from "../shared/manifest.js";
+import { networkFile, sessionExtra } from "../shared/manifest.js";
 import type { Network } from "../shared/params.js";
 import type { ClientPath } from "./messages.js";
 import type { ModelStore } from "./model-store.js";
@@ -45,7 +45,8 @@ export class OrtRunner implements ModelRunner {
     const file = store.has(student.file) ? student : networkFile(m.networks.student);
     const [mapBytes, stBytes] = await Promise.all([store.bytes(m.networks.mapping.files.fp32!), store.bytes(file.file)]);
     const mapping = await ort.InferenceSession.create(new Uint8Array(mapBytes), options);
-    const st = await ort.InferenceSession.create(new Uint8Array(stBytes), options);
+    const extra = sessionExtra(m, file.precision);
+    const st = await ort.InferenceSession.create(new Uint8Array(stBytes), Object.keys(extra).length ? { ...options, extra } : options);
     return new OrtRunner(ort, { mapping, student: st }, file.precision);
   }
 

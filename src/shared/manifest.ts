@@ -183,6 +183,23 @@ export function networkFile(net: NetworkSpec, preferred?: string): { file: strin
   return { file: net.files.fp32!, precision: "fp32" };
 }
 
+/**
+ * ORT session config entries the quantized student needs (manifest `quantization.session_config`, e.g.
+ * `session.disable_quant_qdq: "1"` for int8-weight models, so ORT folds the DequantizeLinear of the weights once at load
+ * instead of running it per request). Returned as onnxruntime-web's `extra` option; empty for other precisions.
+ */
+export function sessionExtra(m: Manifest, precision: string): Record<string, Record<string, string>> {
+  if (precision === "fp32") return {};
+  const q = m.quantization as { session_config?: Record<string, unknown> } | undefined;
+  const extra: Record<string, Record<string, string>> = {};
+  for (const [key, value] of Object.entries(q?.session_config ?? {})) {
+    const dot = key.indexOf(".");
+    if (dot <= 0 || typeof value !== "string") continue;
+    (extra[key.slice(0, dot)] ??= {})[key.slice(dot + 1)] = value;
+  }
+  return extra;
+}
+
 /** Sizes the edge can render natively (student levels). */
 export function edgeSizes(m: Manifest): number[] {
   return studentLevels(m).map((l) => l.size);

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ModelRunner, Tensor } from "../../src/shared/face.js";
 import { renderFacePixels } from "../../src/shared/face.js";
 import type { Manifest } from "../../src/shared/manifest.js";
-import { networkFile, parseManifest } from "../../src/shared/manifest.js";
+import { networkFile, parseManifest, sessionExtra } from "../../src/shared/manifest.js";
 import { parseFaceRequest } from "../../src/shared/params.js";
 import { encodePng } from "../../src/shared/png.js";
 import { decodePng, psnr, rgbOf } from "../helpers/png.js";
@@ -20,10 +20,10 @@ type Ort = typeof ortWeb | typeof ortNode;
 const id = JSON.parse(readFileSync(resolve(REPO, "models/default.json"), "utf8")).default;
 const dir = resolve(REPO, "models", id);
 const m: Manifest = parseManifest(JSON.parse(readFileSync(resolve(dir, "manifest.json"), "utf8")));
-const files: Record<string, string> = {
-  mapping: networkFile(m.networks.mapping).file,
-  student: networkFile(m.networks.student, m.networks.student.edge_precision).file,
-};
+const studentFile = networkFile(m.networks.student, m.networks.student.edge_precision);
+const files: Record<string, string> = { mapping: networkFile(m.networks.mapping).file, student: studentFile.file };
+// The edge's session options (src/edge/ort-runtime.ts), incl. the quantized student's session config.
+const extras: Record<string, Record<string, Record<string, string>>> = { mapping: {}, student: sessionExtra(m, studentFile.precision) };
 
 function runner(ort: Ort, provider: string): ModelRunner {
   const sessions = new Map<string, Promise<ortWeb.InferenceSession>>();
@@ -31,7 +31,9 @@ function runner(ort: Ort, provider: string): ModelRunner {
     async run(net, feeds, outputs) {
       if (!sessions.has(net)) {
         const bytes = new Uint8Array(readFileSync(resolve(dir, files[net]!)));
-        sessions.set(net, (ort.InferenceSession as typeof ortWeb.InferenceSession).create(bytes, { executionProviders: [provider], intraOpNumThreads: 1 }));
+        sessions.set(net, (ort.InferenceSession as typeof ortWeb.InferenceSession).create(bytes, {
+          executionProviders: [provider], intraOpNumThreads: 1, graphOptimizationLevel: "all", extra: extras[net],
+        }));
       }
       const s = await sessions.get(net)!;
       const f: Record<string, ortWeb.Tensor> = {};

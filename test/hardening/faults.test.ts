@@ -198,6 +198,29 @@ describe("origin faults", () => {
   });
 });
 
+describe("coalesced requests", () => {
+  it("a client that hangs up does not take down the render other requests joined", async () => {
+    const w = await worker({ ORIGIN_TIMEOUT_MS: "5000" });
+    expect((await hit(w.url, "/face/warm.png?size=16")).res.status).toBe(200);
+    origin.fault = "slow";
+    origin.slowMs = 800;
+    const path = "/face/coalesced-hangup.png?size=32&model=teacher";
+    const owner = new AbortController();
+    const first = fetch(w.url + path, { signal: owner.signal }).catch(() => null); // starts the origin fetch
+    await sleep(150);
+    const joined = hit(w.url, path); // joins the in-flight render
+    await sleep(150);
+    owner.abort(); // the first client goes away mid-render
+    await first;
+    const { res, bytes } = await joined;
+    expect(res.status).toBe(200);
+    expect(res.headers.get("x-face-source")).toBe("origin");
+    expect(res.headers.get("server-timing")).toMatch(/coalesced/);
+    expect(same(bytes, await origin.goodPng(32, "teacher"))).toBe(true);
+    expect(w.logs()).not.toMatch(/hung/);
+  });
+});
+
 describe("R2 unavailable", () => {
   it("a FACES binding that throws on every call: faces are still drawn and cached in the Cache API", async () => {
     const w = await worker({}, "broken");

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { levelForSize, ManifestError, noiseInputs, parseAnyManifest, parseManifest, studentLevels, wInput } from "../../src/shared/manifest.js";
+import { levelForSize, ManifestError, noiseInputs, parseAnyManifest, parseManifest, sessionExtra, studentLevels, wInput } from "../../src/shared/manifest.js";
 
 const repo = resolve(import.meta.dirname, "../..");
 const id = JSON.parse(readFileSync(resolve(repo, "models/default.json"), "utf8")).default;
@@ -37,5 +37,14 @@ describe("manifest", () => {
   it("a single-style-vector graph (imported release) is fed [B, style_dim]", () => {
     const net = { ...raw.networks.student, inputs: [{ name: "style", shape: [1, raw.style_dim], dtype: "float32" }] };
     expect(wInput(net)).toEqual({ name: "style", nW: 1, rank: 2 });
+  });
+});
+
+describe("sessionExtra", () => {
+  it("turns the quantizer's session_config into onnxruntime-web extra options, for quantized precisions only", () => {
+    const m = parseManifest({ ...raw, quantization: { session_config: { "session.disable_quant_qdq": "1", bad: "x" } } });
+    expect(sessionExtra(m, "int8")).toEqual({ session: { disable_quant_qdq: "1" } });
+    expect(sessionExtra(m, "fp32")).toEqual({});
+    expect(sessionExtra(parseManifest({ ...raw, quantization: undefined }), "int8")).toEqual({});
   });
 });

@@ -6,7 +6,8 @@ Accepted inputs (the kind is detected from the content, not the file name):
 - `lightning-ckpt`: the MobileStyleGAN release checkpoint (`state_dict` with `mapping_net.`, `synthesis_net.`,
   `student.`, `style_mean`; `loss.`/`inception.` ignored) -> mapping, teacher, student fp32 + int8.
 - `teacher-pair`: the two `{"params", "ckpt"}` files of the release's converter (mapping + synthesis) ->
-  mapping + teacher, manifest `networks.student = null` (distill a student with `npm run distill`).
+  mapping + teacher, manifest `networks.student = null` (distill a student from the same two files:
+  `npm run distill -- --teacher mapping.ckpt,synthesis.ckpt`).
 - `release-onnx`: the release's `MappingNetwork.onnx` + `SynthesisNetwork.onnx` -> renamed to our IO names;
   the synthesis network becomes the student (single resolution, frozen noise, fixed batch; see `status`).
 Everything is written to a temporary directory next to --out and renamed at the end.
@@ -259,8 +260,8 @@ def convert_lightning(tmp: Path, roles: dict, a) -> dict:
     return {"student": True}
 
 
-def convert_teacher_pair(tmp: Path, roles: dict, a) -> dict:
-    from seedface.checkpoint import CheckpointError, load_published
+def teacher_pair_state(roles: dict):
+    """The converter's mapping + synthesis files -> (ModelConfig, state dict in the release's layout)."""
     from seedface.models.config import ModelConfig
     mp, sy = roles["converter-mapping"], roles["converter-synthesis"]
     channels = sy["params"].get("channels")
@@ -278,6 +279,14 @@ def convert_teacher_pair(tmp: Path, roles: dict, a) -> dict:
                            f"synthesis {sy['params']}")
     sd = {f"mapping_net.{k}": v for k, v in mp["state_dict"].items()}
     sd.update({f"synthesis_net.{k}": v for k, v in sy["state_dict"].items()})
+    return config, sd
+
+
+def convert_teacher_pair(tmp: Path, roles: dict, a) -> dict:
+    from seedface.checkpoint import CheckpointError, load_published
+    mp, sy = roles["converter-mapping"], roles["converter-synthesis"]
+    config, sd = teacher_pair_state(roles)
+    style_dim, channels = config.style_dim, list(config.teacher_channels)
     try:
         config, mapping, teacher, _, _ = load_published(sd, config=config)
     except CheckpointError as e:

@@ -191,7 +191,9 @@ def checkpoint_for(a: argparse.Namespace) -> Path:
 
 def parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--teacher", default=None, help="teacher checkpoint (ours, a run dir, or a published .ckpt)")
+    ap.add_argument("--teacher", default=None,
+                    help="teacher checkpoint (ours, a run dir, a published .ckpt, or the release converter's pair "
+                         "as mapping.ckpt,synthesis.ckpt)")
     ap.add_argument("--student-channels", default=None,
                     help="comma list (default: the teacher preset's student, else the teacher's channels without the "
                          "last entry, as the paper)")

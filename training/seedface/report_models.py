@@ -126,6 +126,30 @@ def _g(n) -> str:
     return f"{n / 1e9:.3f}"
 
 
+def workerd_table(path: Path, model_id: str) -> list[str]:
+    """Lines for the variants' latency inside workerd (`npm run bench:quant:workerd`), if measured for this model."""
+    if not path.is_file():
+        return []
+    res = json.loads(path.read_text())
+    if res.get("model") != model_id:
+        return []
+    out = ["", f"Latency per variant inside workerd (`npm run bench:quant:workerd`, {path.name}, {res['created'][:16]}Z: "
+                f"the real worker built with that variant as its edge student, {res['runs']} warm cache misses per "
+                f"variant at {res['resolution']}px, rounds interleaved; {res['machine']}). *infer* is the worker's "
+                "Server-Timing for seed -> w -> student (workerd's clock has whole-ms steps, hence the mean too); "
+                "*HTTP* is the client's time for the whole cache miss (PNG included):", "",
+           "| variant | size | PSNR dB | workerd infer median ms | workerd infer mean ms | workerd HTTP median ms |",
+           "|---|---|---|---|---|---|"]
+    for r in res["rows"]:
+        psnr = "-" if r.get("psnr_db") is None else r["psnr_db"]
+        if "error" in r:
+            out.append(f"| {r['variant']} | {r['bytes'] / 2 ** 20:.2f} MiB | {psnr} | failed: {r['error']} | | |")
+        else:
+            out.append(f"| {r['variant']} | {r['bytes'] / 2 ** 20:.2f} MiB | {psnr} | {r['workerd_infer_median_ms']} | "
+                       f"{r['workerd_infer_mean_ms']} | {r['workerd_http_median_ms']} |")
+    return out
+
+
 def render(configs: list[dict]) -> str:
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
     out = ["# Models: teacher vs student", "",
@@ -209,9 +233,10 @@ def render(configs: list[dict]) -> str:
                 rows = json.loads(bench.read_text())["rows"]
                 out += ["", f"Latency per variant in JavaScript runtimes (`npm run bench:quant`, {bench.name}: batch 1, one "
                             "thread, median of interleaved runs on a shared, noisy 2-core machine, so compare rows of one "
-                            "runtime only roughly; the edge's workerd figures are in the edge benchmark):", "",
+                            "runtime only roughly; the edge's workerd figures are in the next table when measured):", "",
                         "| runtime | variant | median ms | session create + first run ms |", "|---|---|---|---|"]
                 out += [f"| {r['runtime']} | {r['variant']} | {r['median_ms']} | {r['create_and_first_ms']} |" for r in rows]
+            out += workerd_table(REPO / "bench" / "results" / "quant-workerd.json", c["id"])
         out.append("")
     out += ["Sources: " + "; ".join(f"{c['name']}: {c['source']}" for c in configs), ""]
     out += ["## Commands", "",
@@ -225,6 +250,8 @@ def render(configs: list[dict]) -> str:
             "`bench/results/quantize-<id>.json` with PNGs (fp32 vs variants, per-layer sensitivity).",
             "- `npm run bench:quant -- models/<id> DIR`: latency of the variants kept in DIR in onnxruntime-node and "
             "onnxruntime-web (WASM).",
+            "- `npm run bench:quant:workerd -- [models/<id>] [DIR]`: latency of fp32 and each variant in DIR (default: "
+            "quantize a temporary copy) inside workerd: the real worker built per variant, warm renders over HTTP.",
             "- `npm run report:models`: this page.", ""]
     return "\n".join(out)
 

@@ -24,6 +24,8 @@ class Teacher:
 
 
 def load_teacher(path: str | Path) -> Teacher:
+    if "," in str(path):  # "mapping.ckpt,synthesis.ckpt": the release converter's two files
+        return load_converter_pair([Path(s) for s in str(path).split(",")])
     p = Path(path)
     if p.is_dir():
         if (p / "checkpoint.pt").is_file():
@@ -47,8 +49,9 @@ def load_teacher(path: str | Path) -> Teacher:
         from .convert import classify_torch, load_torch
         kind, payload = classify_torch(p, load_torch(p))
         if kind != "lightning-ckpt":
-            raise ValueError(f"{p}: a {kind} file; import the pair with `python -m seedface.convert` first, or "
-                             f"give a checkpoint with mapping_net.* and synthesis_net.* weights")
+            raise ValueError(f"{p}: a {kind} file; give both of the release converter's files as "
+                             f"--teacher mapping.ckpt,synthesis.ckpt, or a checkpoint with mapping_net.* and "
+                             f"synthesis_net.* weights")
         sd, d_state, src = payload["state_dict"], None, f"{p.name} (published layout)"
         hint, info = None, {"published": p.name}
     # The student part and style_mean (its rows follow the student's n_w) are not needed: the mean is
@@ -58,3 +61,25 @@ def load_teacher(path: str | Path) -> Teacher:
     if synth is None:
         raise ValueError(f"{p}: no teacher (synthesis_net.*) weights")
     return Teacher(config, mapping, synth, d_state, hint, src, info)
+
+
+def load_converter_pair(paths: list[Path]) -> Teacher:
+    """The release converter's mapping + synthesis files (the pair `npm run convert` imports as a teacher-only
+    model), so that a student can be distilled from them."""
+    from .convert import ConvertError, read_inputs, teacher_pair_state
+    for p in paths:
+        if not p.is_file():
+            raise FileNotFoundError(f"{p}: no such teacher file")
+    try:
+        kind, roles = read_inputs(paths)
+        if kind != "teacher-pair":
+            raise ValueError(f"{', '.join(map(str, paths))}: {kind} files; two --teacher files must be the "
+                             f"release converter's mapping + synthesis pair")
+        config, sd = teacher_pair_state(roles)
+    except ConvertError as e:
+        raise ValueError(str(e)) from e
+    config, mapping, synth, _, _ = load_published(sd, config=config)
+    if synth is None:
+        raise ValueError(f"{roles['converter-synthesis']['path']}: no teacher weights")
+    names = " + ".join(p.name for p in paths)
+    return Teacher(config, mapping, synth, None, None, f"{names} (converter pair)", {"published": names})

@@ -19,7 +19,13 @@ def rng_state(gen: torch.Generator) -> dict:
 
 
 def set_rng_state(gen: torch.Generator, s: dict) -> None:
-    gen.set_state(s["gen"])
+    # A CUDA generator's state does not fit a CPU generator (and back): a run moved to another device (e.g. a
+    # GPU checkpoint continued on CPU) keeps its fresh generator; everything else still resumes.
+    if torch.device(s.get("gen_device", "cpu")).type == gen.device.type:
+        gen.set_state(s["gen"])
+    else:
+        print(f"[checkpoint] sampling generator saved on {s.get('gen_device')}, now on {gen.device}: "
+              f"it restarts from this run's seed", file=sys.stderr)
     torch.set_rng_state(s["torch"])
     if "cuda" in s and torch.cuda.is_available() and len(s["cuda"]) == torch.cuda.device_count():
         torch.cuda.set_rng_state_all(s["cuda"])
