@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Creates training/.venv: Debian's PyTorch 1.13 (CPU) and numpy from apt, the rest pinned from PyPI.
-# On a GPU host with PyTorch 2.x already installed, `pip install -r training/requirements-gpu.txt` is enough.
+# On a GPU host with PyTorch 2.x already installed, `pip install onnx onnxruntime ml_dtypes matplotlib pytest` is enough
+# (training itself needs only torch + numpy + Pillow; see training/device/README.md).
 set -euo pipefail
 cd "$(dirname "$0")"
 if ! /usr/bin/python3 -c "import torch" 2>/dev/null; then
