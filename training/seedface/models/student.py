@@ -59,9 +59,15 @@ class ModulatedConv2d(nn.Module):
         norm = torch.rsqrt((self.scale * self.style_inv * w).pow(2).sum([2, 3, 4]) + 1e-8)  # [1, out]
         return norm.view(1, -1, 1, 1)
 
+    def _conv(self, x):
+        return conv2d(x, self.weight, padding=self.padding)
+
+    def _weights(self, demod):
+        """The conv weights, with the per-output demodulation `demod` [out,1,1,1] folded in (None: none)."""
+        return (self.weight if demod is None else self.weight * demod,)
+
     def forward(self, x, style):
-        x = self.get_modulation(style) * x
-        x = conv2d(x, self.weight, padding=self.padding)
+        x = self._conv(self.get_modulation(style) * x)
         if self.demodulate:
             x = self.get_demodulation() * x
         return x
@@ -70,10 +76,8 @@ class ModulatedConv2d(nn.Module):
         """(modulation weight, modulation bias, conv weights...) with scale and static demod folded in."""
         mw = self.modulation.weight * self.scale
         mb = self.modulation.bias * self.scale
-        w = self.weight
-        if self.demodulate:
-            w = w * self.get_demodulation().view(-1, 1, 1, 1)
-        return mw, mb, (w,)
+        demod = self.get_demodulation().view(-1, 1, 1, 1) if self.demodulate else None
+        return mw, mb, self._weights(demod)
 
 
 class ModulatedDWConv2d(ModulatedConv2d):
@@ -95,21 +99,12 @@ class ModulatedDWConv2d(ModulatedConv2d):
     def full_weight(self):
         return self.weight_dw.transpose(0, 1) * self.weight_permute  # [out, in, k, k]
 
-    def forward(self, x, style):
-        x = self.get_modulation(style) * x
+    def _conv(self, x):
         x = conv2d(x, self.weight_dw, padding=self.padding, groups=self.groups)
-        x = conv2d(x, self.weight_permute)
-        if self.demodulate:
-            x = self.get_demodulation() * x
-        return x
+        return conv2d(x, self.weight_permute)
 
-    def folded(self):
-        mw = self.modulation.weight * self.scale
-        mb = self.modulation.bias * self.scale
-        pw = self.weight_permute
-        if self.demodulate:
-            pw = pw * self.get_demodulation().view(-1, 1, 1, 1)
-        return mw, mb, (self.weight_dw, pw)
+    def _weights(self, demod):
+        return (self.weight_dw, self.weight_permute if demod is None else self.weight_permute * demod)
 
 
 class StyledConv2d(nn.Module):
