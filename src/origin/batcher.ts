@@ -1,4 +1,4 @@
-// Micro-batcher with a bounded queue. Requests for the same lane (one lane per network) that arrive within
+// Micro-batcher with a bounded queue. Requests for the same lane (one per network and output) that arrive within
 // `windowMs` of the first waiting one run as one batch of at most `maxBatch` items. Batches run one at a time:
 // a batch already uses every core (CPU) or the whole device (GPU), so overlapping them only adds contention.
 

@@ -1,6 +1,7 @@
 // A ModelRunner (src/shared/face.ts) over onnxruntime-node that micro-batches: concurrent batch-1 calls for the
-// same network are queued, concatenated along the batch axis (noise included: see onnx-batch-noise.ts), run as
-// one ORT call, and split back. The face pipeline itself stays the shared one, identical to the edge's.
+// same network and output are queued, concatenated along the batch axis (noise included: see
+// onnx-batch-noise.ts), run as one ORT call, and split back. The face pipeline itself stays the shared one,
+// identical to the edge's.
 import type * as ort from "onnxruntime-node";
 import type { ModelRunner, Tensor } from "../shared/face.js";
 import type { BatchInfo } from "./batcher.js";
@@ -9,13 +10,15 @@ import { MicroBatcher } from "./batcher.js";
 export type NetworkName = "mapping" | "student" | "teacher";
 
 export interface SessionEntry {
-  session: ort.InferenceSession;
+  /** One session per output, each over the graph pruned to that output (src/shared/onnx-prune.ts). */
+  sessions: Record<string, ort.InferenceSession>;
   /** Every input accepts a batch axis > 1 (false: batches run item by item). */
   batchable: boolean;
   ortTensor: typeof ort.Tensor;
 }
 
 interface Call {
+  network: NetworkName;
   feeds: Record<string, Tensor>;
   outputs: string[];
 }
@@ -74,7 +77,7 @@ export class BatchingRunner {
     private readonly sessions: Partial<Record<NetworkName, SessionEntry>>,
     opts: { windowMs: number; maxBatch: number; maxQueue: number },
   ) {
-    this.batcher = new MicroBatcher<Call, Outputs>({ ...opts, run: (lane, calls) => this.runBatch(lane as NetworkName, calls) });
+    this.batcher = new MicroBatcher<Call, Outputs>({ ...opts, run: (_lane, calls) => this.runBatch(calls[0]!.network, calls) });
   }
 
   /** A runner for one request: its queued calls give up at the deadline (performance.now() ms). */
@@ -82,7 +85,9 @@ export class BatchingRunner {
     return {
       run: async (network, feeds, outputs) => {
         const left = Math.max(1, deadline - performance.now());
-        const { value, info } = await this.batcher.submit(network, { feeds, outputs }, left);
+        // One lane per network and output set: a batch runs one pruned graph.
+        const lane = `${network}/${[...outputs].sort().join(",")}`;
+        const { value, info } = await this.batcher.submit(lane, { network: network as NetworkName, feeds, outputs }, left);
         infos?.push(info);
         return value;
       },
@@ -100,7 +105,13 @@ export class BatchingRunner {
   private async runOrt(entry: SessionEntry, feeds: Record<string, Tensor>, outputs: string[]): Promise<Record<string, ort.Tensor>> {
     const ortFeeds: Record<string, ort.Tensor> = {};
     for (const [k, t] of Object.entries(feeds)) ortFeeds[k] = new entry.ortTensor("float32", t.data, t.dims);
-    return entry.session.run(ortFeeds, outputs);
+    const result: Record<string, ort.Tensor> = {};
+    for (const name of outputs) {
+      const session = entry.sessions[name];
+      if (!session) throw new Error(`network has no output ${name}`);
+      Object.assign(result, await session.run(ortFeeds, [name]));
+    }
+    return result;
   }
 
   private async runBatch(network: NetworkName, calls: Call[]): Promise<Outputs[]> {

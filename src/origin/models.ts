@@ -1,5 +1,7 @@
 // Loads a model directory (manifest-driven, docs/model-format.md) into onnxruntime-node sessions: the mapping
-// network, the fp32 student and, when the manifest has one, the teacher.
+// network, the fp32 student and, when the manifest has one, the teacher. A network with several outputs (the
+// student's wavelet heads) gets one session per output over the graph pruned to it, so a 32px face does not pay
+// for the 64px head and a full-size face does not pay for the small heads.
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -9,6 +11,7 @@ import { noiseInputs, parseManifest } from "../shared/manifest.js";
 import type { NetworkName, SessionEntry } from "./batching-runner.js";
 import type { EpChoice } from "./config.js";
 import { makeNoiseBatchable } from "./onnx-batch-noise.js";
+import { graphOutputs, pruneToOutputs } from "../shared/onnx-prune.js";
 import type { ProviderChoice } from "./provider.js";
 import { chooseProvider, sessionOptions } from "./provider.js";
 
@@ -65,14 +68,24 @@ export async function loadModel(dir: string, want: EpChoice, threads: number, lo
     const t0 = performance.now();
     const bytes = name === "mapping" ? mappingBytes : readVerified(dir, file, manifest);
     const { model, batchable } = name === "mapping" ? { model: bytes, batchable: true } : prepareSynthesis(bytes, spec);
-    const session = await ort.InferenceSession.create(model, opts);
+    const outputs = graphOutputs(model);
+    const sessions: Record<string, ort.InferenceSession> = {};
+    const nodes: Record<string, number> = {};
+    for (const out of outputs) {
+      const pruned = outputs.length > 1 ? pruneToOutputs(model, [out]) : { model, nodesAfter: undefined };
+      sessions[out] = await ort.InferenceSession.create(pruned.model, opts);
+      if (pruned.nodesAfter !== undefined) nodes[out] = pruned.nodesAfter;
+    }
     const loadMs = performance.now() - t0;
-    networks[name] = { session, batchable, ortTensor: ort.Tensor, file, precision: "fp32", loadMs };
-    log("network_loaded", { network: name, file, bytes: bytes.length, batchable, ep: provider.ep, ms: Math.round(loadMs) });
+    networks[name] = { sessions, batchable, ortTensor: ort.Tensor, file, precision: "fp32", loadMs };
+    log("network_loaded", {
+      network: name, file, bytes: bytes.length, batchable, ep: provider.ep, ms: Math.round(loadMs),
+      ...(Object.keys(nodes).length ? { pruned_nodes: nodes } : {}),
+    });
   }
   return { dir, manifest, provider, networks };
 }
 
 export async function releaseModel(m: LoadedModel): Promise<void> {
-  for (const n of Object.values(m.networks)) await n?.session.release();
+  for (const n of Object.values(m.networks)) for (const s of Object.values(n?.sessions ?? {})) await s.release();
 }

@@ -1,5 +1,5 @@
 // Unit tests of the origin's parts that need no model: micro-batcher, byte-bounded LRU, bearer check, config,
-// and the ONNX noise-batch rewrite (run on the real student graph).
+// and the ONNX rewrites (noise batch axis, pruning to one output), run on the real student graph.
 import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,6 +10,7 @@ import { MicroBatcher, QueueFullError, RenderTimeoutError } from "../../src/orig
 import { ConfigError, loadConfig, parseBytes } from "../../src/origin/config.js";
 import { ByteLru } from "../../src/origin/lru.js";
 import { makeNoiseBatchable } from "../../src/origin/onnx-batch-noise.js";
+import { graphOutputs, pruneToOutputs } from "../../src/shared/onnx-prune.js";
 import { resolveModelDir } from "../../src/origin/config.js";
 import { fullOutput, noiseInputs, parseManifest, wInput } from "../../src/shared/manifest.js";
 import { MODELS } from "./origin-process.js";
@@ -160,5 +161,46 @@ describe("noise-batch rewrite of the real student graph", () => {
     expect(single[0]!.some((v, j) => v !== single[1]![j])).toBe(true);
     await batched.release();
     await plain.release();
+  });
+});
+
+describe("pruning the real student graph to one output", () => {
+  it("each pruned graph gives exactly the full graph's output, with fewer nodes and weights", async () => {
+    const dir = resolveModelDir(MODELS);
+    const m = parseManifest(JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")));
+    const net = m.networks.student;
+    const original = new Uint8Array(readFileSync(join(dir, net.files.fp32!)));
+    const outputs = graphOutputs(original);
+    expect(outputs).toEqual(net.outputs.map((o) => o.name));
+    const opts: ort.InferenceSession.SessionOptions = { intraOpNumThreads: 1, executionProviders: ["cpu"] };
+    const full = await ort.InferenceSession.create(original, opts);
+    const { name, nW } = wInput(net);
+    let state = 7;
+    const rnd = (n: number) => Float32Array.from({ length: n }, () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1);
+    const feeds: Record<string, ort.Tensor> = { [name]: new ort.Tensor("float32", rnd(nW * m.style_dim), [1, nW, m.style_dim]) };
+    for (const n of noiseInputs(net)) feeds[n.name] = new ort.Tensor("float32", rnd(n.size * n.size), [1, 1, n.size, n.size]);
+    let prevNodes = 0;
+    for (const out of outputs) {
+      const p = pruneToOutputs(original, [out]);
+      expect(graphOutputs(p.model)).toEqual([out]);
+      expect(p.nodesAfter).toBeGreaterThan(prevNodes); // deeper heads need more of the graph
+      expect(p.model.length).toBeLessThanOrEqual(original.length);
+      prevNodes = p.nodesAfter;
+      if (out !== outputs[outputs.length - 1]) {
+        expect(p.nodesAfter).toBeLessThan(p.nodesBefore);
+        expect(p.model.length).toBeLessThan(original.length);
+      }
+      // Every input stays declared, so the same feeds work (inputs a head does not use are simply ignored).
+      const pruned = await ort.InferenceSession.create(p.model, opts);
+      expect([...pruned.inputNames].sort()).toEqual([...full.inputNames].sort());
+      const a = (await pruned.run(feeds, [out]))[out]!.data as Float32Array;
+      const b = (await full.run(feeds, [out]))[out]!.data as Float32Array;
+      expect(a.length).toBe(b.length);
+      expect(a.every((v, i) => v === b[i])).toBe(true);
+      await pruned.release();
+    }
+    expect(() => pruneToOutputs(original, ["img_3"])).toThrow(/no output img_3/);
+    expect(() => pruneToOutputs(original, [])).toThrow(/no outputs/);
+    await full.release();
   });
 });

@@ -66,3 +66,29 @@ def idwt(x: torch.Tensor, channels: int | None = None) -> torch.Tensor:
 def idwt_static(x: torch.Tensor, c: int, h: int, w: int) -> torch.Tensor:
     """idwt with the channel count and spatial size given as Python ints (keeps exported graphs shape-static)."""
     return _idwt(x[:, :c], x[:, c:].reshape(-1, c, 3, h, w), c, h, w)
+
+
+# Interleaved layout for export: channel 4*c + k is band k (0 = low, 1..3 = details) of channel c. With it, the
+# inverse is one grouped 2x2 stride-2 transposed convolution, which onnxruntime runs several times faster than the
+# closed form's elementwise ops followed by DepthToSpace (a generic 6-D transpose in ORT).
+
+# Rows: output position in the 2x2 block (a, b, c, d in row-major order); columns: bands (low, h0, h1, h2).
+_SYNTHESIS = ((1.0, 1.0, 1.0, 1.0), (1.0, 1.0, -1.0, -1.0), (1.0, -1.0, 1.0, -1.0), (1.0, -1.0, -1.0, 1.0))
+
+
+def interleave_index(c: int) -> torch.Tensor:
+    """Indices that reorder the packed layout (low band first, then (C, 3) details) into the interleaved one:
+    interleaved = packed[:, interleave_index(C)]."""
+    return torch.tensor([[ch] + [c + 3 * ch + k for k in range(3)] for ch in range(c)]).reshape(-1)
+
+
+def idwt_kernel(c: int) -> torch.Tensor:
+    """Weight [4C, 1, 2, 2] of the grouped (groups=C) stride-2 transposed conv that inverts the interleaved layout."""
+    m = torch.tensor(_SYNTHESIS) * 0.5  # [position, band]
+    per_band = m.t().reshape(4, 1, 2, 2)  # band k -> its 2x2 contribution
+    return per_band.repeat(c, 1, 1, 1)
+
+
+def idwt_interleaved(x: torch.Tensor, kernel: torch.Tensor, c: int) -> torch.Tensor:
+    """x [B,4C,H,W] in the interleaved layout, kernel = idwt_kernel(C) -> [B,C,2H,2W]."""
+    return F.conv_transpose2d(x, kernel, stride=2, groups=c)

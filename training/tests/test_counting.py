@@ -66,8 +66,10 @@ def test_onnx_and_torch_counts_agree(tmp_path):
     export_teacher(t, tmp_path / "t.onnx", check=False)
     w = torch.randn(1, cfg.style_dim)
     cs, ct = count_onnx(str(tmp_path / "s.onnx")), count_onnx(str(tmp_path / "t.onnx"))
-    # the ONNX student has the demodulation folded (no weight work at run time); both count convs and linears
-    assert cs["macs"] == count_torch_macs(s, w)
+    # the ONNX student has the demodulation folded (no weight work at run time); both count convs and linears, and
+    # the ONNX one also the inverse Haars, which the export runs as transposed convs
+    all_idwt = _idwt_macs(s, s.n_blocks, heads=False) + sum(_idwt_macs(s, k, ups=False) for k in range(s.n_blocks + 1))
+    assert cs["macs"] == count_torch_macs(s, w) + all_idwt
     assert ct["macs"] == count_torch_macs(t, w)
     assert count_onnx(str(tmp_path / "t.onnx"), conv_transpose="output")["macs"] == \
         count_torch_macs(t, w, conv_transpose="output")
@@ -77,7 +79,15 @@ def test_onnx_and_torch_counts_agree(tmp_path):
     assert levels == sorted(levels) and levels[-1] < cs["macs"]
     for k, out in enumerate(s.output_sizes()):
         assert cs["per_output"][f"img_{out}"] == count_torch_macs(lambda: s(w, levels=k + 1)) - \
-            _other_heads(s, w, k)
+            _other_heads(s, w, k) + _idwt_macs(s, k)
+
+
+def _idwt_macs(s, level, heads=True, ups=True):
+    """MACs of the exported student's inverse Haars on the path to head `level`: a grouped 2x2 stride-2 transposed
+    conv costs 4 MACs per input value (4C channels at h x h)."""
+    head = 4 * 12 * (2 ** (level + 2)) ** 2 if heads else 0
+    up = sum(4 * 4 * s.layers[i].up.channels * (2 ** (i + 2)) ** 2 for i in range(level)) if ups else 0
+    return head + up
 
 
 def _other_heads(s, w, k):

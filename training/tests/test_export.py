@@ -81,6 +81,13 @@ def test_onnx_graphs_follow_the_format(tiny_dir):
     # the student carries no demodulation buffers or weight arithmetic: folded
     st = onnx.load(str(out / "student_fp32.onnx"))
     assert not any(n.op_type in ("Pow", "Sqrt", "Reciprocal", "ReduceSum") for n in st.graph.node)
+    # laid out for ORT: each inverse Haar (heads and upsamples) is one ConvTranspose, no DepthToSpace, no elementwise
+    # wavelet arithmetic, one modulation Gemm per W+ slot and kind
+    ops = [n.op_type for n in st.graph.node]
+    n_blocks = len(man["networks"]["student"]["channels"]) - 1
+    assert ops.count("ConvTranspose") == 2 * n_blocks + 1
+    assert not {"DepthToSpace", "Sub", "Concat", "Unsqueeze"} & set(ops)
+    assert ops.count("Gemm") <= 3 * n_blocks + 3
 
 
 def test_parity_every_output_dynamic_batch(tiny_dir):

@@ -76,3 +76,14 @@ def test_onnx_export_plain_ops(tmp_path):
     img, freq = sess.run(None, {"x": x3.numpy()})
     assert abs(img - haar.idwt(x3).numpy()).max() < 1e-5
     assert abs(freq - x3.numpy()).max() < 1e-5
+
+
+def test_interleaved_inverse_is_one_transposed_conv():
+    g = torch.Generator().manual_seed(3)
+    for c, h in [(3, 4), (5, 3), (16, 8)]:
+        x = torch.randn(2, 4 * c, h, h, generator=g)
+        idx = haar.interleave_index(c)
+        assert sorted(idx.tolist()) == list(range(4 * c))
+        assert idx[:4].tolist() == [0, c, c + 1, c + 2]  # channel 0: low, then its three details
+        got = haar.idwt_interleaved(x[:, idx], haar.idwt_kernel(c), c)
+        assert torch.allclose(got, haar.idwt(x), atol=1e-6)

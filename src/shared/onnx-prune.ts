@@ -1,0 +1,66 @@
+// Prunes an ONNX model to some of its outputs: only the nodes those outputs depend on are kept, with the
+// initializers they read. onnxruntime runs every node of a graph whatever outputs a run asks for, so a
+// multi-scale network (the student's img_8 ... img_R heads) costs its full price even for its smallest output; a
+// session per pruned graph runs only what that output needs. Graph inputs are all kept (unused ones may still be
+// fed), weights are copied byte for byte. Runtime-agnostic.
+import { ONNX, parseFields, rewrite, stringField, stringFields } from "./onnx-proto.js";
+
+export interface PruneResult {
+  model: Uint8Array;
+  nodesBefore: number;
+  nodesAfter: number;
+}
+
+function graphOf(model: Uint8Array): Uint8Array {
+  const g = parseFields(model).find((f) => f.field === ONNX.MODEL_GRAPH && f.payload);
+  if (!g) throw new Error("not an ONNX model: no graph");
+  return g.payload!;
+}
+
+function hasSubgraph(node: Uint8Array): boolean {
+  return parseFields(node).some(
+    (f) => f.field === ONNX.NODE_ATTRIBUTE && parseFields(f.payload!).some((a) => a.field === ONNX.ATTRIBUTE_GRAPH || a.field === ONNX.ATTRIBUTE_GRAPHS),
+  );
+}
+
+/** The names of a model's graph outputs, in order. */
+export function graphOutputs(model: Uint8Array): string[] {
+  return parseFields(graphOf(model))
+    .filter((f) => f.field === ONNX.GRAPH_OUTPUT && f.payload)
+    .map((f) => stringField(f.payload!, ONNX.VALUE_INFO_NAME));
+}
+
+/** A copy of `model` that computes only `keep` (a non-empty subset of its outputs). */
+export function pruneToOutputs(model: Uint8Array, keep: string[]): PruneResult {
+  const graph = graphOf(model);
+  const fields = parseFields(graph);
+  const outputs = graphOutputs(model);
+  if (keep.length === 0) throw new Error("pruneToOutputs: no outputs to keep");
+  for (const k of keep) if (!outputs.includes(k)) throw new Error(`pruneToOutputs: the graph has no output ${k} (has ${outputs.join(", ")})`);
+
+  const nodes = fields.filter((f) => f.field === ONNX.GRAPH_NODE).map((f) => f.payload!);
+  // Nodes are stored in topological order, so one backward pass finds everything the kept outputs need.
+  // A node with a subgraph (If, Loop, Scan) may read outer values its inputs do not list: leave such graphs whole.
+  if (nodes.some(hasSubgraph)) return { model, nodesBefore: nodes.length, nodesAfter: nodes.length };
+  const needed = new Set(keep);
+  const keepNode = new Set<number>();
+  for (let i = nodes.length - 1; i >= 0; i--) {
+    const node = nodes[i]!;
+    if (!stringFields(node, ONNX.NODE_OUTPUT).some((o) => needed.has(o))) continue;
+    keepNode.add(i);
+    for (const input of stringFields(node, ONNX.NODE_INPUT)) if (input) needed.add(input);
+  }
+
+  let nodeIndex = 0;
+  const pruned = rewrite(model, (f) => {
+    if (f.field !== ONNX.MODEL_GRAPH) return undefined;
+    return rewrite(graph, (g) => {
+      if (g.field === ONNX.GRAPH_NODE) return keepNode.has(nodeIndex++) ? undefined : null;
+      if (g.field === ONNX.GRAPH_OUTPUT) return keep.includes(stringField(g.payload!, ONNX.VALUE_INFO_NAME)) ? undefined : null;
+      if (g.field === ONNX.GRAPH_INITIALIZER) return needed.has(stringField(g.payload!, ONNX.TENSOR_NAME)) ? undefined : null;
+      if (g.field === ONNX.GRAPH_VALUE_INFO) return needed.has(stringField(g.payload!, ONNX.VALUE_INFO_NAME)) ? undefined : null;
+      return undefined;
+    });
+  });
+  return { model: pruned, nodesBefore: nodes.length, nodesAfter: keepNode.size };
+}
