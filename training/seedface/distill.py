@@ -28,7 +28,7 @@ from .models import Discriminator, StudentSynthesis
 from .models.config import ModelConfig
 from .runenv import (TRAINING_DATA, amp_dtype, cli, hardware, parse_resumable, pick_device, provenance,
                      resolve, setup_device)
-from .runlog import Budget, RunLog, means, progress
+from .runlog import Budget, RunLog, StopOnSignal, means, progress
 from .teacher_source import load_teacher
 
 GRID_SEED = 20261
@@ -282,20 +282,21 @@ def run(argv=None) -> dict:
         d.grid(run_dir / "grid.png")
         plots.loss_plot(run_dir / "losses.png", log.history, keys, f"distillation {d.config.resolution}px")
 
-    while not budget.done(d.step):
-        for k, v in d.train_step().items():
-            acc.setdefault(k, []).append(v)
-        if d.step % a.log_every == 0:
-            m = flush()
-            progress("distill", d.step, budget, {k: m[k] for k in ("loss", "rgb", "l1_full", "d_loss") if k in m})
-            now = time.time()  # grids and checkpoints only right after a finite log row
-            if now - last_grid > a.grid_every * 60:
-                outputs()
-                last_grid = now
-            if now - last_ckpt > a.ckpt_every * 60:
-                d.elapsed = budget.elapsed
-                d.save(ckpt_path, log.history)
-                last_ckpt = now
+    with StopOnSignal("distill") as stop:
+        while not budget.done(d.step) and not stop:
+            for k, v in d.train_step().items():
+                acc.setdefault(k, []).append(v)
+            if d.step % a.log_every == 0:
+                m = flush()
+                progress("distill", d.step, budget, {k: m[k] for k in ("loss", "rgb", "l1_full", "d_loss") if k in m})
+                now = time.time()  # grids and checkpoints only right after a finite log row
+                if now - last_grid > a.grid_every * 60:
+                    outputs()
+                    last_grid = now
+                if now - last_ckpt > a.ckpt_every * 60:
+                    d.elapsed = budget.elapsed
+                    d.save(ckpt_path, log.history)
+                    last_ckpt = now
     if acc:
         flush()
     outputs()
@@ -303,12 +304,18 @@ def run(argv=None) -> dict:
     summary = {"kind": "distill", "steps": d.step, "minutes": round(budget.elapsed / 60, 3),
                "resolution": d.config.resolution, "student_channels": d.config.student_channels,
                "teacher": str(a.teacher), "hardware": hardware(device), "checkpoint": str(ckpt_path)}
-    if a.export:
+    if stop:
+        summary["stopped_by"] = stop.signal
+    if a.export and not stop:
         out = resolve(a.export)
         export_checkpoint(ckpt_path, out, a.id or out.name, a.version, a.quantize)
         summary["export"] = str(out)
     log.write_json(summary)
     print(f"[distill] done: {json.dumps(summary)}", file=sys.stderr, flush=True)
+    if stop:
+        print(f"[distill] stopped by {stop.signal} at step {d.step}; continue with --resume --run {run_dir}",
+              file=sys.stderr, flush=True)
+        raise SystemExit(130)
     return {"summary": summary, "distiller": d, "history": log.history}
 
 

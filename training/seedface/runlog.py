@@ -105,3 +105,38 @@ def progress(prefix: str, step: int, budget: Budget, values: dict, extra: str = 
     vals = " ".join(f"{k} {v:.4g}" for k, v in values.items() if isinstance(v, (int, float)))
     print(f"[{prefix}] [{bar}] step {step} {budget.session_s:6.0f}s {vals} {extra}".rstrip(),
           file=sys.stderr, flush=True)
+
+
+class StopOnSignal:
+    """Graceful stop for training loops: the first Ctrl-C (SIGINT) or SIGTERM lets the current step finish and ends
+    the loop, so the run saves its checkpoint, plots and summary as at the end of its budget; a second one
+    interrupts at once. Use as ``with StopOnSignal("distill") as stop: while not budget.done(step) and not stop:``."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.signal: str | None = None
+        self._previous: dict = {}
+
+    def __bool__(self) -> bool:
+        return self.signal is not None
+
+    def _handle(self, signum, frame):
+        import signal
+        if self.signal is not None:
+            raise KeyboardInterrupt
+        self.signal = signal.Signals(signum).name
+        print(f"\n[{self.name}] {self.signal}: stopping after this step to save a checkpoint "
+              f"(again to abort without saving)", file=sys.stderr, flush=True)
+
+    def __enter__(self) -> "StopOnSignal":
+        import signal
+        import threading
+        if threading.current_thread() is threading.main_thread():  # handlers can only be set there
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import signal
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)

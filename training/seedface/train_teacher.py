@@ -25,7 +25,7 @@ from .models import Discriminator, MappingNetwork, TeacherSynthesis, preset
 from .models.config import ModelConfig
 from .runenv import (TRAINING_DATA, amp_dtype, cli, hardware, parse_resumable, pick_device, provenance,
                      resolve, setup_device)
-from .runlog import Budget, RunLog, means, progress
+from .runlog import Budget, RunLog, StopOnSignal, means, progress
 
 GRID_SEED = 20260
 
@@ -263,28 +263,29 @@ def run(argv=None) -> dict:
                         ["d_loss", "g_loss", "r1", "real_score", "fake_score", "aug_p", "aug_rt", "pl"],
                         f"teacher {config.resolution}px")
 
-    while not budget.done(trainer.step):
-        real = batches.sample(a.batch, trainer.gen)
-        if a.channels_last:
-            real = real.contiguous(memory_format=torch.channels_last)
-        row = trainer.train_step(real)
-        for k, v in row.items():
-            acc.setdefault(k, []).append(v)
-        if trainer.step % a.log_every == 0 or budget.done(trainer.step):
-            mean = means(acc)
-            mean.update(step=trainer.step, kimg=trainer.step * a.batch / 1000, elapsed_s=budget.elapsed)
-            log.add(mean)
-            acc.clear()
-            progress("teacher", trainer.step, budget, {k: mean[k] for k in ("d_loss", "g_loss", "aug_p")
-                                                       if k in mean}, f"kimg {mean['kimg']:.1f}")
-            now = time.time()  # grids and checkpoints only right after a finite log row
-            if now - last_grid > a.grid_every * 60:
-                outputs()
-                last_grid = now
-            if now - last_ckpt > a.ckpt_every * 60:
-                trainer.elapsed = budget.elapsed
-                trainer.save(ckpt_path, log.history)
-                last_ckpt = now
+    with StopOnSignal("teacher") as stop:
+        while not budget.done(trainer.step) and not stop:
+            real = batches.sample(a.batch, trainer.gen)
+            if a.channels_last:
+                real = real.contiguous(memory_format=torch.channels_last)
+            row = trainer.train_step(real)
+            for k, v in row.items():
+                acc.setdefault(k, []).append(v)
+            if trainer.step % a.log_every == 0 or budget.done(trainer.step):
+                mean = means(acc)
+                mean.update(step=trainer.step, kimg=trainer.step * a.batch / 1000, elapsed_s=budget.elapsed)
+                log.add(mean)
+                acc.clear()
+                progress("teacher", trainer.step, budget, {k: mean[k] for k in ("d_loss", "g_loss", "aug_p")
+                                                           if k in mean}, f"kimg {mean['kimg']:.1f}")
+                now = time.time()  # grids and checkpoints only right after a finite log row
+                if now - last_grid > a.grid_every * 60:
+                    outputs()
+                    last_grid = now
+                if now - last_ckpt > a.ckpt_every * 60:
+                    trainer.elapsed = budget.elapsed
+                    trainer.save(ckpt_path, log.history)
+                    last_ckpt = now
     if acc:
         mean = means(acc)
         mean.update(step=trainer.step, kimg=trainer.step * a.batch / 1000, elapsed_s=budget.elapsed)
@@ -295,12 +296,18 @@ def run(argv=None) -> dict:
                "kimg": trainer.step * a.batch / 1000, "images": len(batches), "resolution": config.resolution,
                "preset": a.preset, "hardware": hardware(device), "checkpoint": str(ckpt_path),
                "aug_p": trainer.augment.p}
-    if a.export:
+    if stop:
+        summary["stopped_by"] = stop.signal
+    if a.export and not stop:
         out = resolve(a.export)
         export_teacher(trainer, out, a.id or out.name, a.version)
         summary["export"] = str(out)
     log.write_json(summary)
     print(f"[teacher] done: {json.dumps(summary)}", file=sys.stderr, flush=True)
+    if stop:
+        print(f"[teacher] stopped by {stop.signal} at step {trainer.step}; continue with --resume --run {run_dir}",
+              file=sys.stderr, flush=True)
+        raise SystemExit(130)
     return {"summary": summary, "trainer": trainer, "history": log.history}
 
 
