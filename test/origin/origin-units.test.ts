@@ -123,12 +123,17 @@ describe("config", () => {
   });
 });
 
+/** The default model's manifest, its student spec and the student's fp32 graph bytes. */
+function realStudent() {
+  const dir = resolveModelDir(MODELS);
+  const m = parseManifest(JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")));
+  const net = m.networks.student;
+  return { m, net, original: new Uint8Array(readFileSync(join(dir, net.files.fp32!))) };
+}
+
 describe("noise-batch rewrite of the real student graph", () => {
   it("a batch of 2 with different noise equals two batch-1 runs of the original graph", async () => {
-    const dir = resolveModelDir(MODELS);
-    const m = parseManifest(JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")));
-    const net = m.networks.student;
-    const original = new Uint8Array(readFileSync(join(dir, net.files.fp32!)));
+    const { m, net, original } = realStudent();
     const { model, changed } = makeNoiseBatchable(original);
     const noise = noiseInputs(net);
     expect(changed.sort()).toEqual(noise.map((n) => n.name).sort());
@@ -166,10 +171,7 @@ describe("noise-batch rewrite of the real student graph", () => {
 
 describe("pruning the real student graph to one output", () => {
   it("each pruned graph gives exactly the full graph's output, with fewer nodes and weights", async () => {
-    const dir = resolveModelDir(MODELS);
-    const m = parseManifest(JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")));
-    const net = m.networks.student;
-    const original = new Uint8Array(readFileSync(join(dir, net.files.fp32!)));
+    const { m, net, original } = realStudent();
     const outputs = graphOutputs(original);
     expect(outputs).toEqual(net.outputs.map((o) => o.name));
     const opts: ort.InferenceSession.SessionOptions = { intraOpNumThreads: 1, executionProviders: ["cpu"] };

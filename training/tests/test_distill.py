@@ -93,30 +93,13 @@ def test_vgg16_features_from_a_local_file(tmp_path):
 def test_sigterm_saves_a_checkpoint_without_exporting(teacher_ckpt, tmp_path):
     import json
     import signal
-    import subprocess
-    import sys
-    import time
-    from pathlib import Path
+
+    from interrupt import signal_after_logged
 
     run, export = tmp_path / "run", tmp_path / "model"
-    cmd = [sys.executable, "-m", "seedface.distill"] + COMMON + ["--teacher", str(teacher_ckpt), "--steps", "100000",
-                                                                 "--run", str(run), "--export", str(export)]
-    p = subprocess.Popen(cmd, cwd=Path(__file__).resolve().parents[1], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.time() + 120
-        while time.time() < deadline and p.poll() is None:
-            log = run / "log.csv"
-            if log.is_file() and len(log.read_text().splitlines()) >= 3:
-                break
-            time.sleep(0.2)
-        assert p.poll() is None, p.communicate()[1]
-        p.send_signal(signal.SIGTERM)
-        _, err = p.communicate(timeout=120)
-    finally:
-        if p.poll() is None:
-            p.kill()
-    assert p.returncode == 130, err
+    args = COMMON + ["--teacher", str(teacher_ckpt), "--steps", "100000", "--run", str(run), "--export", str(export)]
+    status, err = signal_after_logged("seedface.distill", args, run, 3, signal.SIGTERM)
+    assert status == 130, err
     ck = trainckpt.load(run / "checkpoint.pt")
     summary = json.loads((run / "log.json").read_text())["summary"]
     assert summary["stopped_by"] == "SIGTERM" and summary["steps"] == ck["train"]["step"] >= 2

@@ -89,30 +89,13 @@ def test_non_finite_losses_stop_the_run():
 
 def test_ctrl_c_saves_a_checkpoint_and_the_run_resumes(tmp_path):
     import signal
-    import subprocess
-    import sys
-    import time
-    from pathlib import Path
+
+    from interrupt import signal_after_logged
 
     run = tmp_path / "run"
-    cmd = [sys.executable, "-m", "seedface.train_teacher"] + COMMON + ["--steps", "100000", "--run", str(run),
-                                                                      "--augment", "none"]
-    p = subprocess.Popen(cmd, cwd=Path(__file__).resolve().parents[1], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.time() + 120
-        while time.time() < deadline and p.poll() is None:  # wait for a few logged steps
-            log = run / "log.csv"
-            if log.is_file() and len(log.read_text().splitlines()) >= 4:
-                break
-            time.sleep(0.2)
-        assert p.poll() is None, p.communicate()[1]
-        p.send_signal(signal.SIGINT)
-        _, err = p.communicate(timeout=120)
-    finally:
-        if p.poll() is None:
-            p.kill()
-    assert p.returncode == 130, err
+    status, err = signal_after_logged("seedface.train_teacher", COMMON + ["--steps", "100000", "--run", str(run),
+                                                                          "--augment", "none"], run, 4, signal.SIGINT)
+    assert status == 130, err
     assert "stopping after this step" in err and "continue with --resume" in err
     ck = trainckpt.load(run / "checkpoint.pt")
     summary = json.loads((run / "log.json").read_text())["summary"]
