@@ -8,10 +8,10 @@ import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import type { Manifest, NetworkSpec } from "../shared/manifest.js";
 import { noiseInputs, parseManifest } from "../shared/manifest.js";
+import { graphOutputs, pruneToOutputs } from "../shared/onnx-prune.js";
 import type { NetworkName, SessionEntry } from "./batching-runner.js";
 import type { EpChoice } from "./config.js";
 import { makeNoiseBatchable } from "./onnx-batch-noise.js";
-import { graphOutputs, pruneToOutputs } from "../shared/onnx-prune.js";
 import type { ProviderChoice } from "./provider.js";
 import { chooseProvider, sessionOptions } from "./provider.js";
 

@@ -2,9 +2,9 @@
 // declarations and node list while copying every other field (weights included) through byte for byte.
 // Runtime-agnostic (no Node or workerd APIs).
 
-export const WIRE_VARINT = 0;
+const WIRE_VARINT = 0;
 const WIRE_I64 = 1;
-export const WIRE_LEN = 2;
+const WIRE_LEN = 2;
 const WIRE_I32 = 5;
 
 /** Field numbers from onnx.proto. */
@@ -53,7 +53,7 @@ function readVarint(buf: Uint8Array, pos: number): [number, number] {
   }
 }
 
-export function writeVarint(n: number): Uint8Array {
+function writeVarint(n: number): Uint8Array {
   const out: number[] = [];
   do {
     let b = n % 128;
