@@ -14,7 +14,7 @@ import { fullOutput, studentLevels } from "../src/shared/manifest.js";
 import type { Manifest, NetworkSpec } from "../src/shared/manifest.js";
 import { resolveModelDir } from "../src/origin/config.js";
 import { makeNoiseBatchable } from "../src/origin/onnx-batch-noise.js";
-import { pruneToOutputs } from "../src/shared/onnx-prune.js";
+import { graphPerOutput } from "../src/shared/onnx-prune.js";
 import { sessionOptions } from "../src/origin/provider.js";
 import { ROOT, modelsWithTeacher, startOrigin } from "../test/origin/origin-process.js";
 
@@ -125,8 +125,8 @@ async function synthesisRunner(dir: string, net: NetworkSpec, m: Manifest): Prom
   const bytes = new Uint8Array(readFileSync(join(dir, net.files.fp32!)));
   const opts = sessionOptions(EP === "cuda" ? "cuda" : "cpu", Number(THREADS));
   const out = fullOutput(net).name;
-  const model = makeNoiseBatchable(bytes).model;
-  const session = await ort.InferenceSession.create(net.outputs.length > 1 ? pruneToOutputs(model, [out]).model : model, opts);
+  const graph = graphPerOutput(makeNoiseBatchable(bytes).model)[out]!;
+  const session = await ort.InferenceSession.create(graph.model, opts);
   const { name, nW } = wInput(net);
   const rnd = (n: number) => Float32Array.from({ length: n }, () => Math.random() * 2 - 1);
   const feeds: Record<string, ort.Tensor> = { [name]: new ort.Tensor("float32", rnd(nW * m.style_dim), [1, nW, m.style_dim]) };

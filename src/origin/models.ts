@@ -8,7 +8,7 @@ import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import type { Manifest, NetworkSpec } from "../shared/manifest.js";
 import { noiseInputs, parseManifest } from "../shared/manifest.js";
-import { graphOutputs, pruneToOutputs } from "../shared/onnx-prune.js";
+import { graphPerOutput } from "../shared/onnx-prune.js";
 import type { NetworkName, SessionEntry } from "./batching-runner.js";
 import type { EpChoice } from "./config.js";
 import { makeNoiseBatchable } from "./onnx-batch-noise.js";
@@ -68,13 +68,11 @@ export async function loadModel(dir: string, want: EpChoice, threads: number, lo
     const t0 = performance.now();
     const bytes = name === "mapping" ? mappingBytes : readVerified(dir, file, manifest);
     const { model, batchable } = name === "mapping" ? { model: bytes, batchable: true } : prepareSynthesis(bytes, spec);
-    const outputs = graphOutputs(model);
     const sessions: Record<string, ort.InferenceSession> = {};
     const nodes: Record<string, number> = {};
-    for (const out of outputs) {
-      const pruned = outputs.length > 1 ? pruneToOutputs(model, [out]) : { model, nodesAfter: undefined };
-      sessions[out] = await ort.InferenceSession.create(pruned.model, opts);
-      if (pruned.nodesAfter !== undefined) nodes[out] = pruned.nodesAfter;
+    for (const [out, graph] of Object.entries(graphPerOutput(model))) {
+      sessions[out] = await ort.InferenceSession.create(graph.model, opts);
+      if (graph.nodes !== undefined) nodes[out] = graph.nodes;
     }
     const loadMs = performance.now() - t0;
     networks[name] = { sessions, batchable, ortTensor: ort.Tensor, file, precision: "fp32", loadMs };

@@ -64,3 +64,13 @@ export function pruneToOutputs(model: Uint8Array, keep: string[]): PruneResult {
   });
   return { model: pruned, nodesBefore: nodes.length, nodesAfter: keepNode.size };
 }
+
+/** One graph per output of `model`: pruned to that output, or the model itself when it has a single output. */
+export function graphPerOutput(model: Uint8Array): Record<string, { model: Uint8Array; nodes?: number }> {
+  const outputs = graphOutputs(model);
+  if (outputs.length === 1) return { [outputs[0]!]: { model } };
+  return Object.fromEntries(outputs.map((o) => {
+    const p = pruneToOutputs(model, [o]);
+    return [o, { model: p.model, nodes: p.nodesAfter }];
+  }));
+}

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -28,7 +27,7 @@ from .models import Discriminator, StudentSynthesis
 from .models.config import ModelConfig
 from .runenv import (TRAINING_DATA, amp_dtype, cli, hardware, parse_resumable, pick_device, provenance,
                      resolve, setup_device)
-from .runlog import Budget, RunLog, StopOnSignal, means, progress
+from .runlog import Budget, Every, RunLog, StopOnSignal, means, progress
 from .teacher_source import load_teacher
 
 GRID_SEED = 20261
@@ -266,7 +265,7 @@ def run(argv=None) -> dict:
     ckpt_path = run_dir / "checkpoint.pt"
     log = RunLog(run_dir, history)
     budget = Budget(a.minutes, a.steps, d.elapsed)
-    last_grid = last_ckpt = time.time()
+    grid_timer, ckpt_timer = Every(a.grid_every), Every(a.ckpt_every)
     acc: dict[str, list[float]] = {}
     keys = ["loss", "rgb", "wavelet", "perceptual", "g_adv", "d_loss", "r1", "l1_full"]
 
@@ -289,14 +288,12 @@ def run(argv=None) -> dict:
             if d.step % a.log_every == 0:
                 m = flush()
                 progress("distill", d.step, budget, {k: m[k] for k in ("loss", "rgb", "l1_full", "d_loss") if k in m})
-                now = time.time()  # grids and checkpoints only right after a finite log row
-                if now - last_grid > a.grid_every * 60:
+                # grids and checkpoints only right after a finite log row
+                if grid_timer.due():
                     outputs()
-                    last_grid = now
-                if now - last_ckpt > a.ckpt_every * 60:
+                if ckpt_timer.due():
                     d.elapsed = budget.elapsed
                     d.save(ckpt_path, log.history)
-                    last_ckpt = now
     if acc:
         flush()
     outputs()
@@ -312,10 +309,7 @@ def run(argv=None) -> dict:
         summary["export"] = str(out)
     log.write_json(summary)
     print(f"[distill] done: {json.dumps(summary)}", file=sys.stderr, flush=True)
-    if stop:
-        print(f"[distill] stopped by {stop.signal} at step {d.step}; continue with --resume --run {run_dir}",
-              file=sys.stderr, flush=True)
-        raise SystemExit(130)
+    stop.exit_if_stopped(d.step, run_dir)
     return {"summary": summary, "distiller": d, "history": log.history}
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 import csv
 import json
 import math
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -121,7 +123,6 @@ class StopOnSignal:
         return self.signal is not None
 
     def _handle(self, signum, frame):
-        import signal
         if self.signal is not None:
             raise KeyboardInterrupt
         self.signal = signal.Signals(signum).name
@@ -129,14 +130,34 @@ class StopOnSignal:
               f"(again to abort without saving)", file=sys.stderr, flush=True)
 
     def __enter__(self) -> "StopOnSignal":
-        import signal
-        import threading
         if threading.current_thread() is threading.main_thread():  # handlers can only be set there
             for sig in (signal.SIGINT, signal.SIGTERM):
                 self._previous[sig] = signal.signal(sig, self._handle)
         return self
 
     def __exit__(self, *exc) -> None:
-        import signal
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
+
+    def exit_if_stopped(self, step: int, run_dir) -> None:
+        """After the run has written everything: exit with status 130 and the resume command if a signal came."""
+        if self:
+            print(f"[{self.name}] stopped by {self.signal} at step {step}; continue with --resume --run {run_dir}",
+                  file=sys.stderr, flush=True)
+            raise SystemExit(130)
+
+
+class Every:
+    """due() is true at most once per `minutes`, counted from creation or from the last time it was true
+    (periodic grids and checkpoints of a training loop)."""
+
+    def __init__(self, minutes: float):
+        self.seconds = minutes * 60
+        self.last = time.time()
+
+    def due(self) -> bool:
+        now = time.time()
+        if now - self.last <= self.seconds:
+            return False
+        self.last = now
+        return True

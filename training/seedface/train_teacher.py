@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -25,7 +24,7 @@ from .models import Discriminator, MappingNetwork, TeacherSynthesis, preset
 from .models.config import ModelConfig
 from .runenv import (TRAINING_DATA, amp_dtype, cli, hardware, parse_resumable, pick_device, provenance,
                      resolve, setup_device)
-from .runlog import Budget, RunLog, StopOnSignal, means, progress
+from .runlog import Budget, Every, RunLog, StopOnSignal, means, progress
 
 GRID_SEED = 20260
 
@@ -252,7 +251,7 @@ def run(argv=None) -> dict:
     history = trainer.load(ck) if ck else []
     log = RunLog(run_dir, history)
     budget = Budget(a.minutes, a.steps, trainer.elapsed)
-    last_grid = last_ckpt = time.time()
+    grid_timer, ckpt_timer = Every(a.grid_every), Every(a.ckpt_every)
     grid_path = run_dir / "grid.png"
     acc: dict[str, list[float]] = {}
 
@@ -278,14 +277,12 @@ def run(argv=None) -> dict:
                 acc.clear()
                 progress("teacher", trainer.step, budget, {k: mean[k] for k in ("d_loss", "g_loss", "aug_p")
                                                            if k in mean}, f"kimg {mean['kimg']:.1f}")
-                now = time.time()  # grids and checkpoints only right after a finite log row
-                if now - last_grid > a.grid_every * 60:
+                # grids and checkpoints only right after a finite log row
+                if grid_timer.due():
                     outputs()
-                    last_grid = now
-                if now - last_ckpt > a.ckpt_every * 60:
+                if ckpt_timer.due():
                     trainer.elapsed = budget.elapsed
                     trainer.save(ckpt_path, log.history)
-                    last_ckpt = now
     if acc:
         mean = means(acc)
         mean.update(step=trainer.step, kimg=trainer.step * a.batch / 1000, elapsed_s=budget.elapsed)
@@ -304,10 +301,7 @@ def run(argv=None) -> dict:
         summary["export"] = str(out)
     log.write_json(summary)
     print(f"[teacher] done: {json.dumps(summary)}", file=sys.stderr, flush=True)
-    if stop:
-        print(f"[teacher] stopped by {stop.signal} at step {trainer.step}; continue with --resume --run {run_dir}",
-              file=sys.stderr, flush=True)
-        raise SystemExit(130)
+    stop.exit_if_stopped(trainer.step, run_dir)
     return {"summary": summary, "trainer": trainer, "history": log.history}
 
 
