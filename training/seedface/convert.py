@@ -10,6 +10,9 @@ Accepted inputs (the kind is detected from the content, not the file name):
   `npm run distill -- --teacher mapping.ckpt,synthesis.ckpt`).
 - `release-onnx`: the release's `MappingNetwork.onnx` + `SynthesisNetwork.onnx` -> renamed to our IO names;
   the synthesis network becomes the student (single resolution, frozen noise, fixed batch; see `status`).
+- `release-ir`: the authors' FFHQ release as OpenVINO IR: the PyPI `random-face` wheel, or its
+  `MappingNetwork.xml` + `SynthesisNetwork.xml` (each .bin beside it) -> our mapping + student with every level
+  (fitted heads from training/heads/), release noise, int8 edge files (seedface.release_import, edge_quant).
 Everything is written to a temporary directory next to --out and renamed at the end.
 """
 from __future__ import annotations
@@ -176,8 +179,14 @@ def classify_onnx(path: Path, model) -> str:
                        f"(input 'var') or SynthesisNetwork (input 'style')")
 
 
+def is_release_ir(paths: list[Path]) -> bool:
+    return bool(paths) and all(p.suffix.lower() in (".whl", ".xml") for p in paths)
+
+
 def read_inputs(paths: list[Path]) -> tuple[str, dict]:
-    """Classify all given files -> (kind, {role: payload}) for one of the three accepted kinds."""
+    """Classify all given files -> (kind, {role: payload}) for one of the accepted kinds."""
+    if is_release_ir(paths):
+        return "release-ir", {"release-ir": {"paths": paths}}
     roles: dict[str, dict] = {}
     for p in paths:
         if is_onnx(p):
@@ -358,12 +367,22 @@ def _write_release(release_onnx, tmp: Path, roles: dict, a) -> None:
                                  training_data=IMPORTED_DATA, log=log)
 
 
+def convert_release_ir(tmp: Path, roles: dict, a) -> dict:
+    from seedface import release_import, release_ir, release_wheel
+    try:
+        return release_import.import_release(tmp, roles["release-ir"]["paths"], model_id=a.id, version=a.version,
+                                             heads=a.heads, log=log)
+    except (release_wheel.ReleaseFileError, release_ir.ReleaseIRError, FileNotFoundError, ValueError) as e:
+        raise ConvertError(str(e))
+
+
 CONVERTERS = {"lightning-ckpt": convert_lightning, "teacher-pair": convert_teacher_pair,
-              "release-onnx": convert_release_onnx}
+              "release-onnx": convert_release_onnx, "release-ir": convert_release_ir}
 DESCRIPTIONS = {
     "lightning-ckpt": "MobileStyleGAN release checkpoint (Lightning .ckpt: mapping + teacher + student + style_mean)",
     "teacher-pair": "teacher-only files from the release's converter ({params, ckpt}: mapping + synthesis)",
     "release-onnx": "the release's ONNX exports (MappingNetwork.onnx + SynthesisNetwork.onnx)",
+    "release-ir": "the authors' OpenVINO release (random-face wheel, or MappingNetwork.xml + SynthesisNetwork.xml)",
 }
 
 
@@ -376,14 +395,14 @@ def set_psi(model_dir: Path, psi: float) -> None:
 
 def convert(paths: list[Path], out: Path, *, model_id: str | None = None, psi: float = 0.7,
             version: str = "1.0.0", quantize: bool = True, n_eval: int = 256, n_calib: int = 64,
-            force: bool = False) -> dict:
+            force: bool = False, heads: Path | None = None) -> dict:
     """Convert `paths` into the model directory `out`; returns {kind, out, student}."""
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not force:
         raise ConvertError(f"{out}: already exists and is not empty (use --force to replace it)")
     kind, roles = read_inputs([Path(p) for p in paths])
     log(f"input kind: {kind}: {DESCRIPTIONS[kind]}")
-    a = argparse.Namespace(id=model_id or out.name, version=version)
+    a = argparse.Namespace(id=model_id or out.name, version=version, heads=heads)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.converting-", dir=out.parent))
     from seedface.export import ExportError
@@ -393,7 +412,12 @@ def convert(paths: list[Path], out: Path, *, model_id: str | None = None, psi: f
         except ExportError as e:  # the exported ONNX does not reproduce the PyTorch modules
             raise ConvertError(f"export failed its parity check: {e}")
         set_psi(tmp, psi)
-        if info["student"] and quantize:
+        if kind == "release-ir":
+            from seedface.edge_quant import quantize_edge
+            quantize_edge(tmp, n_seeds=min(n_eval, 64))
+            from seedface.model_card import write_release_card
+            write_release_card(tmp)
+        elif info["student"] and quantize:
             from seedface.quantize import quantize_model_dir
             quantize_model_dir(tmp, n_eval=n_eval, n_calib=n_calib, n_sens=min(16, n_eval))
         from seedface import manifest as mf
@@ -426,10 +450,12 @@ def main(argv=None) -> int:
     ap.add_argument("--n-eval", type=int, default=256, help="seeds for the int8 quality measurement")
     ap.add_argument("--n-calib", type=int, default=64)
     ap.add_argument("--force", action="store_true", help="replace an existing --out")
+    ap.add_argument("--heads", type=Path, default=None,
+                    help="release-ir: fitted heads file (default: the committed training/heads/<release>.heads.pt)")
     a = ap.parse_args(argv)
     try:
         convert(a.files, a.out, model_id=a.id, psi=a.psi, version=a.version, quantize=not a.no_quantize,
-                n_eval=a.n_eval, n_calib=a.n_calib, force=a.force)
+                n_eval=a.n_eval, n_calib=a.n_calib, force=a.force, heads=a.heads)
     except ConvertError as e:
         print(f"convert: error: {e}", file=sys.stderr)
         return 2

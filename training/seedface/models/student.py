@@ -55,6 +55,9 @@ class ModulatedConv2d(nn.Module):
         return self.weight
 
     def get_demodulation(self):
+        if getattr(self, "demod_folded", False):  # weights imported with the static demodulation multiplied in
+            return torch.ones(1, self.weight_permute.shape[0] if hasattr(self, "weight_permute")
+                              else self.weight.shape[0], 1, 1)
         w = self.full_weight().unsqueeze(0)
         norm = torch.rsqrt((self.scale * self.style_inv * w).pow(2).sum([2, 3, 4]) + 1e-8)  # [1, out]
         return norm.view(1, -1, 1, 1)
@@ -176,6 +179,12 @@ class StudentSynthesis(nn.Module):
         self.n_w = 3 * self.n_blocks + 2
         self.resolution = 2 ** (self.n_blocks + 3)
 
+    def mark_demodulation_folded(self) -> None:
+        """The conv weights already include the static demodulation (the release's export folded it in)."""
+        for m in self.modules():
+            if isinstance(m, ModulatedConv2d) and m.demodulate:
+                m.demod_folded = True
+
     def noise_sizes(self) -> list[int]:
         sizes = [4]
         for i in range(self.n_blocks):
@@ -193,8 +202,9 @@ class StudentSynthesis(nn.Module):
                              f"got {list(w.shape)}")
         return [w[:, i] for i in range(self.n_w)]
 
-    def forward(self, w, noise=None, levels: int | None = None):
-        """levels: compute only the first `levels` heads (default all)."""
+    def forward(self, w, noise=None, levels: int | None = None, hidden: bool = False):
+        """levels: compute only the first `levels` heads (default all). hidden: also return each head's input
+        feature map as "hidden" (used to fit heads on a frozen trunk)."""
         styles = self._styles(w)
         n_noise = len(self.noise_sizes())
         if noise is None:
@@ -202,13 +212,19 @@ class StudentSynthesis(nn.Module):
         elif len(noise) < n_noise:
             raise ValueError(f"student needs {n_noise} noise maps, got {len(noise)}")
         n_heads = self.n_blocks + 1 if levels is None else levels
+        keep = hidden
         hidden = self.conv1(self.input(), styles[0], noise=noise[0])
+        hiddens = [hidden]
         freqs = [self.to_img1(hidden, styles[1])]
         for i, blk in enumerate(self.layers[: n_heads - 1]):
             s = 2 ** (i + 2)  # spatial size before the IDWT upsample
             hidden = blk.up(hidden, styles[3 * i + 1], s, s)
             hidden = blk.conv1(hidden, styles[3 * i + 1], noise=noise[2 * i + 1])
             hidden = blk.conv2(hidden, styles[3 * i + 2], noise=noise[2 * i + 2])
+            hiddens.append(hidden)
             freqs.append(blk.to_img(hidden, styles[3 * i + 3]))
         imgs = [haar.idwt_static(f, 3, 2 ** (k + 2), 2 ** (k + 2)) for k, f in enumerate(freqs)]
-        return {"img": imgs[-1], "freqs": freqs, "imgs": imgs}
+        out = {"img": imgs[-1], "freqs": freqs, "imgs": imgs}
+        if keep:
+            out["hidden"] = hiddens
+        return out
