@@ -2,10 +2,10 @@
 // src/edge/embed-routes.ts): the <seed-face> module, its render worker, the playground, onnxruntime-web's browser
 // runtime and the browser's copy of the default model. Runs before `wrangler deploy` (npm `prebuild`).
 import { build } from "esbuild";
-import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { gzipSync } from "node:zlib";
+import { copyChecked, modelAssetRel } from "../src/edge/build-assets.js";
 
 const root = resolve(dirname(new URL(import.meta.url).pathname), "..");
 const out = join(root, "dist-assets");
@@ -80,26 +80,30 @@ function copyModels(): void {
   const manifest = JSON.parse(readFileSync(join(srcDir, "manifest.json"), "utf8")) as {
     version: string;
     resolution: number;
-    networks: Record<string, { files: Record<string, string>; edge_precision?: string }>;
+    networks: Record<string, { files: Record<string, string>; edge_precision?: string } | null>;
+    files?: { path: string; sha256?: string; bytes?: number }[];
   };
-  // What the browser loads: the mapping network and the student in the edge's precision (same faces as the edge).
+  const student = manifest.networks.student;
+  if (!student) {
+    log(`model ${id} is teacher-only: no browser model (the component falls back to <img>)`);
+    writeFileSync(join(out, "embed/models.json"), JSON.stringify({ default: null }));
+    return;
+  }
+  // What the browser loads: mapping and student in the edge's precisions (same faces as the edge; the same files
+  // the edge fetches from here when its weights are not bundled, see src/edge/gen-bundled-model.ts).
   // The teacher stays on the origin.
-  const student = manifest.networks.student!;
-  const studentFile = student.files[student.edge_precision ?? "fp32"] ?? student.files.fp32!;
-  const wanted = ["manifest.json", manifest.networks.mapping!.files.fp32!, studentFile];
+  const edgeFile = (net: { files: Record<string, string>; edge_precision?: string }) => net.files[net.edge_precision ?? "fp32"] ?? net.files.fp32!;
+  const wanted = ["manifest.json", edgeFile(manifest.networks.mapping!), edgeFile(student)];
   // Versioned path (version + manifest hash, which covers every file's sha256): the files under it never change,
   // so browsers may cache them immutably even if a model is re-exported under the same version.
-  const tag = createHash("sha256").update(readFileSync(join(srcDir, "manifest.json"))).digest("hex").slice(0, 8);
-  const rel = `embed/models/${id}/${manifest.version}-${tag}`;
+  const rel = modelAssetRel(srcDir, id, manifest.version);
   const dst = join(out, rel);
   rmSync(join(out, "embed/models"), { recursive: true, force: true });
   mkdirSync(dst, { recursive: true });
   const files: Record<string, string> = {};
   for (const f of wanted) {
-    const src = join(srcDir, f);
-    if (!existsSync(src)) throw new Error(`${src} missing (listed in manifest.json)`);
-    copyFileSync(src, join(dst, f));
-    files[f] = createHash("sha256").update(readFileSync(src)).digest("hex").slice(0, 16);
+    const entry = manifest.files?.find((e) => e.path === f);
+    files[f] = copyChecked(join(srcDir, f), join(dst, f), { sha256: entry?.sha256, bytes: entry?.bytes }).sha256.slice(0, 16);
   }
   writeFileSync(join(out, "embed/models.json"), JSON.stringify({
     default: id, version: manifest.version, resolution: manifest.resolution, path: `/${rel}/`, files,

@@ -1,7 +1,7 @@
 // Two cache tiers for rendered faces, keyed by the canonical key (model id@version + canonical params):
 // the Workers Cache API (per data centre), then the optional R2 bucket FACES (persistent). Only immutable
 // (non-degraded) faces go to R2; the Cache API honours each response's own Cache-Control.
-import { HEADER_MODEL } from "../shared/contract.js";
+import { HEADER_MODEL, HEADER_UPSCALED } from "../shared/contract.js";
 import { CACHE_IMMUTABLE } from "../shared/http.js";
 
 export const CACHE_HOST = "https://seedface-cache.internal";
@@ -12,6 +12,7 @@ export interface CachedFace {
   model: string;
   tier: "cache" | "r2";
   degraded?: string;
+  upscaled?: string;
 }
 
 function cacheRequest(key: string): Request {
@@ -37,6 +38,7 @@ export async function getCachedFace(key: string, r2?: R2Bucket): Promise<CachedF
       model: hit.headers.get(HEADER_MODEL) ?? "",
       tier: "cache",
       degraded: hit.headers.get("x-face-degraded") ?? undefined,
+      upscaled: hit.headers.get(HEADER_UPSCALED) ?? undefined,
     };
   }
   if (!r2) return null;
@@ -52,7 +54,7 @@ export async function getCachedFace(key: string, r2?: R2Bucket): Promise<CachedF
     return null;
   }
   const meta = obj.customMetadata ?? {};
-  const face: CachedFace = { bytes, etag: meta.etag ?? "", model: meta.model ?? "", tier: "r2" };
+  const face: CachedFace = { bytes, etag: meta.etag ?? "", model: meta.model ?? "", tier: "r2", ...(meta.upscaled ? { upscaled: meta.upscaled } : {}) };
   await putCacheApi(key, face);
   return face;
 }
@@ -67,6 +69,7 @@ async function putCacheApi(key: string, face: Omit<CachedFace, "tier">, cacheCon
     [HEADER_MODEL]: face.model,
   };
   if (face.degraded) headers["x-face-degraded"] = face.degraded;
+  if (face.upscaled) headers[HEADER_UPSCALED] = face.upscaled;
   await store.put(cacheRequest(key), new Response(face.bytes as Uint8Array<ArrayBuffer>, { headers }));
 }
 
@@ -76,7 +79,7 @@ export async function putCachedFace(key: string, face: Omit<CachedFace, "tier">,
   if (r2 && !face.degraded) {
     await r2.put(await r2Key(key), face.bytes, {
       httpMetadata: { contentType: "image/png", cacheControl: CACHE_IMMUTABLE },
-      customMetadata: { etag: face.etag, model: face.model },
+      customMetadata: { etag: face.etag, model: face.model, ...(face.upscaled ? { upscaled: face.upscaled } : {}) },
     });
   }
 }

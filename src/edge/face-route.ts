@@ -17,7 +17,7 @@ import type { EdgeModel } from "./edge-model.js";
 import { edgeModel, noModelReason } from "./edge-model.js";
 import { getCachedFace, putCachedFace } from "./face-cache.js";
 import type { EdgeDraw, GuardState } from "./memory-guard.js";
-import { baselineEstimate, planRender } from "./memory-guard.js";
+import { planRender } from "./memory-guard.js";
 import { fetchFromOrigin } from "./origin-client.js";
 import { wasmMemoryBytes } from "./ort-runtime.js";
 
@@ -27,16 +27,14 @@ interface Rendered {
   model: string;
   source: Exclude<FaceSource, "cache">;
   degraded?: string;
+  upscaled?: string;
   timing: TimingEntry[];
 }
 
 const coalescer = new Coalescer<Rendered>();
-const drawn = new Set<number>();
-let measuredBaseline: number | undefined;
 
 export function guardState(model: EdgeModel, cfg: EdgeConfig): GuardState {
-  const modelBytes = Object.values(model.files).reduce((n, b) => n + b.byteLength, 0);
-  return { budgetBytes: cfg.wasmBudgetBytes, baselineBytes: measuredBaseline ?? baselineEstimate(modelBytes), drawn };
+  return model.guardState(cfg.wasmBudgetBytes);
 }
 
 export function requireModel(): EdgeModel {
@@ -46,14 +44,12 @@ export function requireModel(): EdgeModel {
 }
 
 function edgeVariant(model: EdgeModel, draw: EdgeDraw): string {
-  return draw.degraded ? `degraded-${draw.levelSize}-${model.studentPrecision}` : `edge-${model.studentPrecision}`;
+  if (draw.degraded) return `degraded-${draw.levelSize}-${model.variant}`;
+  return draw.upscaled ? `edge-${model.variant}-from${draw.levelSize}` : `edge-${model.variant}`;
 }
 
-async function drawAtEdge(model: EdgeModel, req: FaceRequest, key: string, draw: EdgeDraw): Promise<Rendered> {
-  const t0 = performance.now();
-  const cold = !model.sessionsLoaded;
-  await model.load();
-  measuredBaseline ??= wasmMemoryBytes();
+async function drawAtEdge(model: EdgeModel, req: FaceRequest, key: string, draw: EdgeDraw, env: Env, cfg: EdgeConfig): Promise<Rendered> {
+  const load = await model.ensure(draw.output, env.ASSETS, cfg.wasmBudgetBytes);
   const t1 = performance.now();
   // The edge only has the student; a degraded stand-in for a teacher face is the student's face.
   const drawReq: FaceRequest = req.model === "student" ? req : { ...req, model: "student" };
@@ -62,21 +58,42 @@ async function drawAtEdge(model: EdgeModel, req: FaceRequest, key: string, draw:
   const pixels = finishPixels(planar, req.size);
   const bytes = await encodePng(pixels, req.size, req.size);
   const t3 = performance.now();
-  drawn.add(draw.levelSize);
+  model.drawn.add(draw.levelSize);
   wasmMemoryBytes(); // records the peak
+  model.trim();
   const timing: TimingEntry[] = [
-    ...(cold ? [{ name: "load", dur: t1 - t0, desc: "ORT sessions" }] : []),
+    ...(load.fetchMs !== undefined ? [{ name: "fetch", dur: load.fetchMs, desc: "weights from static assets" }] : []),
+    ...(load.sessionMs !== undefined ? [{ name: "load", dur: load.sessionMs, desc: `ORT sessions (${draw.output})` }] : []),
     { name: "infer", dur: t2 - t1, desc: `${draw.output}` },
     { name: "png", dur: t3 - t2 },
   ];
   const etag = await faceEtag(key, edgeVariant(model, draw));
-  return { bytes, etag, model: model.label, source: "edge", timing, ...(draw.degraded ? { degraded: draw.degraded } : {}) };
+  return {
+    bytes, etag, model: model.label, source: "edge", timing,
+    ...(draw.degraded ? { degraded: draw.degraded } : {}),
+    ...(draw.upscaled ? { upscaled: draw.upscaled } : {}),
+  };
 }
 
-async function produce(model: EdgeModel, req: FaceRequest, key: string, cfg: EdgeConfig, requestId: string): Promise<Rendered> {
+function isModelUnavailable(e: unknown): e is HttpError {
+  return e instanceof HttpError && e.code === "model_unavailable";
+}
+
+async function produce(model: EdgeModel, req: FaceRequest, key: string, env: Env, cfg: EdgeConfig, requestId: string): Promise<Rendered> {
   const plan = planRender(model.manifest, req, guardState(model, cfg), cfg.origins.length > 0);
   if (plan.where === "none") throw new HttpError(503, "unavailable", plan.reason, { "retry-after": "60" });
-  if (plan.where === "edge") return drawAtEdge(model, req, key, plan.draw);
+  if (plan.where === "edge") {
+    try {
+      return await drawAtEdge(model, req, key, plan.draw, env, cfg);
+    } catch (e) {
+      // The edge's weights are unavailable (asset fetch or check failed): the origin, when there is one, draws it.
+      if (!isModelUnavailable(e) || cfg.origins.length === 0) throw e;
+      const res = await fetchFromOrigin(req, cfg, requestId);
+      if (!res.ok) throw res.clientError ?? e;
+      const etag = await faceEtag(key, `origin-${req.model}`);
+      return { bytes: res.bytes, etag, model: res.model, source: "origin", timing: [{ name: "origin", dur: res.ms }] };
+    }
+  }
   const t0 = performance.now();
   const res = await fetchFromOrigin(req, cfg, requestId);
   if (res.ok) {
@@ -86,7 +103,7 @@ async function produce(model: EdgeModel, req: FaceRequest, key: string, cfg: Edg
   if (res.clientError) throw res.clientError;
   // Logs carry the request id (also sent to the origin), never the seed: seeds are often e-mail addresses.
   console.warn(`origin failed (request ${requestId}): ${res.reasons.join("; ")}`);
-  if (plan.fallback) return drawAtEdge(model, req, key, plan.fallback);
+  if (plan.fallback) return drawAtEdge(model, req, key, plan.fallback, env, cfg);
   throw new HttpError(503, "origin_unavailable", "the origin that renders this face is unavailable; try again shortly", { "retry-after": "30" });
 }
 
@@ -155,6 +172,9 @@ export async function handleFace(c: Context<{ Bindings: Env }>): Promise<Respons
     size: cfg.defaultSize,
     psi: model.manifest.truncation.default_psi,
   });
+  if (req.model === "teacher" && !model.manifest.networks.teacher) {
+    throw new HttpError(400, "bad_model", `model ${model.manifest.id}@${model.manifest.version} has no teacher network (only its student was imported); allowed here: student (see /v1/models)`);
+  }
   if (req.model === "teacher" && cfg.origins.length === 0) {
     throw new HttpError(400, "bad_model", "model=teacher is drawn by the origin and this edge has no origin configured; allowed here: student (see /v1/models)");
   }
@@ -174,6 +194,7 @@ export async function handleFace(c: Context<{ Bindings: Env }>): Promise<Respons
       model: cached.model,
       source: "cache",
       degraded: cached.degraded,
+      upscaled: cached.upscaled,
       timing: [{ name: cached.tier, dur: performance.now() - t0 }],
     });
     return imageResponse(c.req.method, cached.bytes, headers);
@@ -183,11 +204,11 @@ export async function handleFace(c: Context<{ Bindings: Env }>): Promise<Respons
   const store = async (r: Rendered) => {
     if (r.degraded && cfg.degradedCacheTtlS === 0) return;
     const cacheControl = r.degraded ? `public, max-age=${cfg.degradedCacheTtlS}` : CACHE_IMMUTABLE;
-    await putCachedFace(key, { bytes: r.bytes, etag: r.etag, model: r.model, degraded: r.degraded }, cacheControl, env.FACES)
+    await putCachedFace(key, { bytes: r.bytes, etag: r.etag, model: r.model, degraded: r.degraded, upscaled: r.upscaled }, cacheControl, env.FACES)
       .catch((e) => console.warn(`cache put failed: ${e}`));
   };
   let stored: Promise<unknown> | undefined;
-  const draw = () => produce(model, req, key, cfg, crypto.randomUUID());
+  const draw = () => produce(model, req, key, env, cfg, crypto.randomUUID());
   const { promise, shared } = coalescer.run(key, draw, (r) => (stored = store(r)));
   const r = shared ? await joinShared(promise, 2 * cfg.originTimeoutMs + 5000, draw) : await promise;
   if (!shared && stored) {
@@ -203,6 +224,7 @@ export async function handleFace(c: Context<{ Bindings: Env }>): Promise<Respons
     model: r.model,
     source: r.source,
     degraded: r.degraded,
+    upscaled: r.upscaled,
     timing: [...r.timing, ...(shared ? [{ name: "coalesced", dur: 0 }] : []), { name: "total", dur: performance.now() - t0 }],
   });
   return imageResponse(c.req.method, r.bytes, headers);

@@ -1,7 +1,7 @@
 // GET /v1/models (what this edge serves) and GET /healthz (liveness + runtime state; never loads ORT).
 import type { Context } from "hono";
 import { CONTRACT_VERSION } from "../shared/contract.js";
-import { studentLevels } from "../shared/manifest.js";
+import { edgeLevels, edgeMaxSize, studentLevels } from "../shared/manifest.js";
 import { DEFAULT_SIZE, SIZE_MAX, SIZE_MIN } from "../shared/params.js";
 import { SEED_ALGORITHM } from "../shared/seed.js";
 import type { Env } from "./config.js";
@@ -42,10 +42,17 @@ export function modelsRoute(c: Context<{ Bindings: Env }>): Response {
         edge: {
           network: "student",
           precision: model.studentPrecision,
+          mapping_precision: model.mappingFile.precision,
+          weights: model.weights === "assets" ? "static assets (fetched once per isolate, sha256-checked)" : "bundled",
+          int8_weights_folded: model.foldInt8,
           wasm_budget_bytes: cfg.wasmBudgetBytes,
-          levels: studentLevels(m).map((l) => ({ size: l.size, output: l.output, macs: l.macs, peak_activation_bytes: l.peak_activation_bytes, estimated_wasm_bytes: levelNeed(l, g.baselineBytes), within_budget: levelFits(l, g) })),
-          sizes_rendered_at_edge: studentLevels(m).filter((l) => levelFits(l, g)).map((l) => l.size),
+          max_size: edgeMaxSize(m),
+          serving: m.networks.student.serving?.sizes ?? null,
+          levels: studentLevels(m).map((l) => ({ size: l.size, output: l.output, macs: l.macs, peak_activation_bytes: l.peak_activation_bytes, estimated_wasm_bytes: levelNeed(l, g), within_budget: levelFits(l, g), at_edge: edgeLevels(m).some((e) => e.output === l.output) })),
+          sizes_rendered_at_edge: edgeLevels(m).filter((l) => levelFits(l, g)).map((l) => l.size),
+          above_max_size: edgeMaxSize(m) === null ? null : hasOrigin ? "origin" : `the ${edgeMaxSize(m)}px level upscaled (X-Face-Upscaled)`,
           above_resolution: hasOrigin ? "origin" : "native render + bicubic upscale",
+          live_sessions: model.liveLevels,
         },
         networks: { mapping: net("mapping"), student: net("student"), teacher: m.networks.teacher ? { ...net("teacher"), via: hasOrigin ? "origin" : "unavailable (no ORIGIN_URL)" } : null },
         quantization: m.quantization ?? null,
@@ -75,6 +82,10 @@ export function healthRoute(c: Context<{ Bindings: Env }>): Response {
     seed_algorithm: SEED_ALGORITHM,
     onnxruntime_web: ortVersion(),
     sessions_loaded: model?.sessionsLoaded ?? false,
+    student_sessions: model?.sessionInfo() ?? [],
+    weights: model ? model.weights : null,
+    weights_error: model?.weightsError ?? null,
+    evictions: model?.evictions ?? 0,
     wasm_memory_bytes: wasmMemoryBytes(),
     wasm_memory_peak_bytes: wasmMemoryPeakBytes(),
     wasm_budget_bytes: cfg.wasmBudgetBytes,

@@ -34,17 +34,22 @@ export class OrtRunner implements ModelRunner {
     readonly precision: string,
   ) {}
 
-  /** Sessions for mapping and student, the student in the precision the edge uses (same faces as the edge). */
+  /** Sessions for mapping and student, in the precisions the edge uses (same faces as the edge). */
   static async create(ort: typeof Ort, m: Manifest, store: ModelStore, path: ClientPath): Promise<OrtRunner> {
     const options: Ort.InferenceSession.SessionOptions = {
       executionProviders: path === "webgpu" ? ["webgpu", "wasm"] : ["wasm"],
       graphOptimizationLevel: "all",
       logSeverityLevel: 3, // errors only: ORT logs its warnings (e.g. CPU-assigned shape ops) via console.error
     };
-    const student = networkFile(m.networks.student, m.networks.student.edge_precision);
-    const file = store.has(student.file) ? student : networkFile(m.networks.student);
-    const [mapBytes, stBytes] = await Promise.all([store.bytes(m.networks.mapping.files.fp32!), store.bytes(file.file)]);
-    const mapping = await ort.InferenceSession.create(new Uint8Array(mapBytes), options);
+    const pick = (net: Manifest["networks"]["student"]) => {
+      const edge = networkFile(net, net.edge_precision);
+      return store.has(edge.file) ? edge : networkFile(net);
+    };
+    const map = pick(m.networks.mapping);
+    const file = pick(m.networks.student);
+    const [mapBytes, stBytes] = await Promise.all([store.bytes(map.file), store.bytes(file.file)]);
+    const mapExtra = sessionExtra(m, map.precision);
+    const mapping = await ort.InferenceSession.create(new Uint8Array(mapBytes), Object.keys(mapExtra).length ? { ...options, extra: mapExtra } : options);
     const extra = sessionExtra(m, file.precision);
     const st = await ort.InferenceSession.create(new Uint8Array(stBytes), Object.keys(extra).length ? { ...options, extra } : options);
     return new OrtRunner(ort, { mapping, student: st }, file.precision);

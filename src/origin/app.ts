@@ -184,7 +184,10 @@ export function createOriginApp(cfg: OriginConfig, model: LoadedModel, runner: B
       psi: m.truncation.default_psi,
     });
     if (!model.networks[req.model]) {
-      throw new HttpError(400, "bad_model", `model ${m.id}@${m.version} has no ${req.model} network; use model=student`);
+      const why = model.missing?.[req.model];
+      throw new HttpError(400, "bad_model", why
+        ? `model ${m.id}@${m.version}: this origin has no ${req.model} network loaded (${why}); use model=student`
+        : `model ${m.id}@${m.version} has no ${req.model} network; use model=student`);
     }
     const key = canonicalKey(req, m.id, m.version);
     const network = model.networks[req.model]!;

@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
-import type { Manifest, NetworkSpec } from "../shared/manifest.js";
+import type { FileEntry, Manifest, NetworkSpec } from "../shared/manifest.js";
 import { noiseInputs, parseManifest } from "../shared/manifest.js";
 import { graphPerOutput } from "../shared/onnx-prune.js";
 import type { NetworkName, SessionEntry } from "./batching-runner.js";
@@ -26,15 +26,22 @@ export interface LoadedModel {
   manifest: Manifest;
   provider: ProviderChoice;
   networks: Partial<Record<NetworkName, LoadedNetwork>>;
+  /** Networks the manifest has but this origin could not load (only the teacher may be absent), with the reason. */
+  missing: Partial<Record<NetworkName, string>>;
 }
 
 export type Log = (event: string, fields?: Record<string, unknown>) => void;
 
+type Entry = FileEntry & { produced_by?: string };
+
 function readVerified(dir: string, file: string, m: Manifest): Uint8Array {
   const path = join(dir, file);
-  if (!existsSync(path)) throw new Error(`${path} not found (named in manifest.json)`);
+  const entry = m.files.find((f) => f.path === file) as Entry | undefined;
+  if (!existsSync(path)) {
+    const how = entry?.produced_by ? `: it is not committed, \`${entry.produced_by}\` makes it` : " (named in manifest.json)";
+    throw new Error(`${path} not found${how}`);
+  }
   const bytes = new Uint8Array(readFileSync(path));
-  const entry = m.files.find((f) => f.path === file);
   if (entry?.sha256) {
     const got = createHash("sha256").update(bytes).digest("hex");
     if (got !== entry.sha256) throw new Error(`${path}: sha256 ${got} does not match manifest.json (${entry.sha256})`);
@@ -61,10 +68,18 @@ export async function loadModel(dir: string, want: EpChoice, threads: number, lo
   log("execution_provider", { ep: provider.ep, reason: provider.reason });
   const opts = sessionOptions(provider.ep, threads);
   const networks: LoadedModel["networks"] = {};
+  const missing: LoadedModel["missing"] = {};
   for (const name of ["mapping", "student", "teacher"] as const) {
     const spec = manifest.networks[name];
     if (!spec) continue;
     const file = spec.files.fp32!;
+    const entry = manifest.files.find((f) => f.path === file) as Entry | undefined;
+    if (name === "teacher" && entry?.produced_by && !existsSync(join(dir, file))) {
+      // A derived, uncommitted teacher (e.g. faces64's, `npm run models:faces64`): serve the students without it.
+      missing[name] = `${join(dir, file)} not found: it is not committed, \`${entry.produced_by}\` makes it`;
+      log("network_missing", { network: name, file, reason: missing[name] });
+      continue;
+    }
     const t0 = performance.now();
     const bytes = name === "mapping" ? mappingBytes : readVerified(dir, file, manifest);
     const { model, batchable } = name === "mapping" ? { model: bytes, batchable: true } : prepareSynthesis(bytes, spec);
@@ -81,7 +96,7 @@ export async function loadModel(dir: string, want: EpChoice, threads: number, lo
       ...(Object.keys(nodes).length ? { pruned_nodes: nodes } : {}),
     });
   }
-  return { dir, manifest, provider, networks };
+  return { dir, manifest, provider, networks, missing };
 }
 
 export async function releaseModel(m: LoadedModel): Promise<void> {

@@ -24,6 +24,8 @@ export const ORIGIN_HEALTH_PATH = "/v1/healthz";
 export const HEADER_MODEL = "x-face-model";
 export const HEADER_SOURCE = "x-face-source";
 export const HEADER_DEGRADED = "x-face-degraded";
+/** Set when the edge drew a smaller level than the size asks for and upscaled it (above the edge's size limit, no origin). */
+export const HEADER_UPSCALED = "x-face-upscaled";
 export const HEADER_RENDER_MS = "x-face-render-ms";
 export const HEADER_REQUEST_ID = "x-face-request-id";
 

@@ -1,12 +1,12 @@
 // The face pipeline over an abstract model runner (onnxruntime-web at the edge, onnxruntime-node at the origin,
 // the browser's ORT in the embed): z -> mapping -> truncation -> W+ broadcast -> synthesis with seeded noise ->
 // planar image -> exact size -> 8-bit RGB. Morph mixes two seeds' truncated w and noise (docs/determinism.md §4).
-import type { Manifest, NetworkSpec } from "./manifest.js";
+import type { Manifest, NetworkSpec, NoiseInput } from "./manifest.js";
 import { fullOutput, levelForSize, noiseInputs, wInput } from "./manifest.js";
 import type { FaceRequest, Network } from "./params.js";
 import type { PlanarImage } from "./resample.js";
 import { resample, toRgb8 } from "./resample.js";
-import { latentFromSeed, noisesFromSeed } from "./seed.js";
+import { latentFromSeed, seedKey, streamNormals } from "./seed.js";
 
 export interface Tensor {
   data: Float32Array;
@@ -16,6 +16,11 @@ export interface Tensor {
 /** Runs one network of the loaded model: feeds by input name, returns the requested outputs. */
 export interface ModelRunner {
   run(network: "mapping" | Network, feeds: Record<string, Tensor>, outputs: string[]): Promise<Record<string, Tensor>>;
+  /**
+   * Optional: the input names `network` needs to produce `output` (e.g. a session over the graph pruned to that
+   * output). When given, the pipeline computes and feeds only those noise maps; without it, every noise input.
+   */
+  inputsFor?(network: Network, output: string): Promise<readonly string[]>;
 }
 
 /** Truncated style w' = mean + psi * (w - mean), float32, for one seed. */
@@ -35,9 +40,10 @@ export async function styleFromSeed(runner: ModelRunner, m: Manifest, seed: stri
   return res;
 }
 
-/** Noise maps of a network for one seed, in noise_k order. */
-export async function noiseForNetwork(net: NetworkSpec, seed: string): Promise<Float32Array[]> {
-  return noisesFromSeed(seed, noiseInputs(net).map((n) => n.size));
+/** Noise maps of a network for one seed, in noise_k order (only the maps in `maps` when given). */
+export async function noiseForNetwork(net: NetworkSpec, seed: string, maps: readonly NoiseInput[] = noiseInputs(net)): Promise<Float32Array[]> {
+  const k = await seedKey(seed);
+  return maps.map((n) => streamNormals(k, 1 + n.index, n.size * n.size));
 }
 
 /** Linear mix of w and variance-preserving mix of noise; t = 0 and t = 1 return A and B exactly. */
@@ -60,7 +66,10 @@ export function morphInputs(
   return { w, noise };
 }
 
-/** Run a synthesis network on one w' broadcast to all W+ slots; returns the named output as a planar image. */
+/**
+ * Run a synthesis network on one w' broadcast to all W+ slots; returns the named output as a planar image.
+ * `noise[i]` is the map of `maps[i]` (default: every noise input of the network, in k order).
+ */
 export async function synthesize(
   runner: ModelRunner,
   m: Manifest,
@@ -68,6 +77,7 @@ export async function synthesize(
   w: Float32Array,
   noise: Float32Array[],
   output: string,
+  maps?: readonly NoiseInput[],
 ): Promise<PlanarImage> {
   const net = m.networks[network];
   if (!net) throw new Error(`model ${m.id} has no ${network} network`);
@@ -76,7 +86,7 @@ export async function synthesize(
   for (let s = 0; s < nW; s++) wPlus.set(w, s * m.style_dim);
   const dims = rank === 2 ? [1, m.style_dim] : [1, nW, m.style_dim];
   const feeds: Record<string, Tensor> = { [name]: { data: wPlus, dims } };
-  noiseInputs(net).forEach((n, k) => {
+  (maps ?? noiseInputs(net)).forEach((n, k) => {
     feeds[n.name] = { data: noise[k]!, dims: [1, 1, n.size, n.size] };
   });
   const out = (await runner.run(network, feeds, [output]))[output];
@@ -85,7 +95,10 @@ export async function synthesize(
   return { data: out.data, channels: c, height: h, width: wd };
 }
 
-/** Which synthesis output a request renders from: the student's smallest level >= `renderSize`, the teacher's only one. */
+/**
+ * Which synthesis output a request renders from: for the student the level levelForSize picks (the manifest's
+ * `serving.sizes` table, else the smallest level >= `renderSize`), for the teacher its only one.
+ */
 export function outputFor(m: Manifest, network: Network, renderSize: number): string {
   if (network === "student") return levelForSize(m, renderSize).output;
   const t = m.networks.teacher;
@@ -103,14 +116,17 @@ export async function renderPlanar(runner: ModelRunner, m: Manifest, req: FaceRe
   const net = m.networks[req.model];
   if (!net) throw new Error(`model ${m.id} has no ${req.model} network`);
   const output = opts.output ?? outputFor(m, req.model, req.size);
+  // Only the noise maps the runner's graph for this output reads (a pruned small head needs no 512x512 maps).
+  const needed = runner.inputsFor ? new Set(await runner.inputsFor(req.model, output)) : null;
+  const maps = noiseInputs(net).filter((n) => !needed || needed.has(n.name));
   const inputs = async (seed: string) => ({
     w: await styleFromSeed(runner, m, seed, req.psi),
-    noise: await noiseForNetwork(net, seed),
+    noise: await noiseForNetwork(net, seed, maps),
   });
   const mixed = req.kind === "morph"
     ? morphInputs(await inputs(req.seedA), await inputs(req.seedB), req.t)
     : await inputs(req.seed);
-  return synthesize(runner, m, req.model, mixed.w, mixed.noise, output);
+  return synthesize(runner, m, req.model, mixed.w, mixed.noise, output, maps);
 }
 
 /** Planar [-1, 1] image -> exactly size x size 8-bit RGB. */

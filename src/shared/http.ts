@@ -1,5 +1,5 @@
 // Response header helpers shared by edge and origin: ETag, If-None-Match, Cache-Control policy, Server-Timing.
-import { HEADER_DEGRADED, HEADER_MODEL, HEADER_SOURCE } from "./contract.js";
+import { HEADER_DEGRADED, HEADER_MODEL, HEADER_SOURCE, HEADER_UPSCALED } from "./contract.js";
 import type { FaceSource } from "./contract.js";
 
 export const CACHE_IMMUTABLE = "public, max-age=31536000, immutable";
@@ -45,6 +45,8 @@ export interface ImageHeaderInfo {
   model: string;
   source: FaceSource;
   degraded?: string;
+  /** Why a smaller level was upscaled to this size (X-Face-Upscaled). */
+  upscaled?: string;
   timing?: TimingEntry[];
 }
 
@@ -54,12 +56,13 @@ export function imageHeaders(info: ImageHeaderInfo): Headers {
     "cache-control": info.degraded ? CACHE_DEGRADED : CACHE_IMMUTABLE,
     etag: info.etag,
     "access-control-allow-origin": "*",
-    "access-control-expose-headers": "ETag, Server-Timing, X-Face-Model, X-Face-Source, X-Face-Degraded",
+    "access-control-expose-headers": "ETag, Server-Timing, X-Face-Model, X-Face-Source, X-Face-Degraded, X-Face-Upscaled",
     "timing-allow-origin": "*",
     [HEADER_MODEL]: info.model,
     [HEADER_SOURCE]: info.source,
   });
   if (info.degraded) h.set(HEADER_DEGRADED, info.degraded);
+  if (info.upscaled) h.set(HEADER_UPSCALED, info.upscaled);
   if (info.timing?.length) h.set("server-timing", serverTiming(info.timing));
   return h;
 }

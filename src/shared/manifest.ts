@@ -16,6 +16,22 @@ export interface Level {
   macs: number;
   peak_activation_bytes: number;
 }
+/** One row of `networks.student.serving.sizes`: requests of size <= up_to (and above the previous row) use `output`. */
+export interface ServingSize {
+  up_to: number;
+  output: string;
+}
+/**
+ * `networks.student.serving` (optional): how sizes map to student outputs and up to which size the edge draws.
+ * Other keys are free-form figures (measurements that led to the table) and are passed through untouched.
+ */
+export interface StudentServing {
+  /** Largest request size the edge draws itself; above it the origin (or, without one, this size upscaled). */
+  edge_max_size?: number;
+  /** Ascending by up_to: a request of size s renders from the first row with up_to >= s. */
+  sizes?: ServingSize[];
+  [figure: string]: unknown;
+}
 export interface NetworkSpec {
   inputs: TensorSpec[];
   outputs: TensorSpec[];
@@ -27,6 +43,7 @@ export interface NetworkSpec {
   channels?: number[];
   edge_precision?: string;
   levels?: Level[];
+  serving?: StudentServing;
 }
 export interface FileEntry {
   path: string;
@@ -118,8 +135,30 @@ export function parseAnyManifest(x: unknown): AnyManifest {
   };
   if (!networks.student && !networks.teacher) fail("needs a student or a teacher network");
   const m: AnyManifest = { ...(x as unknown as AnyManifest), networks, files: Array.isArray(x.files) ? (x.files as FileEntry[]) : [] };
-  if (m.networks.student) studentLevels(m as Manifest); // validates that the student has usable outputs
+  if (m.networks.student) {
+    studentLevels(m as Manifest); // validates that the student has usable outputs
+    if (m.networks.student.serving !== undefined) validateServing(m as Manifest);
+  }
   return m;
+}
+
+const posInt = (v: unknown): v is number => Number.isInteger(v) && (v as number) > 0;
+
+function validateServing(m: Manifest): void {
+  const sv: unknown = m.networks.student.serving;
+  const where = "networks.student.serving";
+  if (!isObj(sv)) fail(`${where} must be an object`);
+  if (sv.edge_max_size !== undefined && !posInt(sv.edge_max_size)) fail(`${where}.edge_max_size must be a positive integer`);
+  if (sv.sizes === undefined) return;
+  if (!Array.isArray(sv.sizes)) fail(`${where}.sizes must be an array`);
+  const outputs = new Set(studentLevels(m).map((l) => l.output));
+  let prev = 0;
+  sv.sizes.forEach((row: unknown, i) => {
+    if (!isObj(row) || !posInt(row.up_to) || typeof row.output !== "string") fail(`${where}.sizes[${i}] needs up_to (positive integer) and output`);
+    if (!outputs.has(row.output)) fail(`${where}.sizes[${i}].output ${JSON.stringify(row.output)} is not a student output (has ${[...outputs].join(", ")})`);
+    if (row.up_to <= prev) fail(`${where}.sizes must be sorted by strictly increasing up_to (row ${i}: ${row.up_to} after ${prev})`);
+    prev = row.up_to;
+  });
 }
 
 /** Spatial size of an image output: its "size" field, else the last dimension of its shape. */
@@ -140,10 +179,34 @@ export function studentLevels(m: Manifest): Level[] {
   return [...levels].sort((a, b) => a.size - b.size);
 }
 
-/** The smallest level whose size is >= size; the largest (native) level when size exceeds the model. */
+/**
+ * The student level a request of `size` renders from (then resampled to exactly size): the first row of
+ * `serving.sizes` with up_to >= size when the manifest has that table, else the smallest level whose size is >= size,
+ * else the largest (native) level when size exceeds the model.
+ */
 export function levelForSize(m: Manifest, size: number): Level {
   const levels = studentLevels(m);
+  const row = m.networks.student.serving?.sizes?.find((r) => r.up_to >= size);
+  const byTable = row && levels.find((l) => l.output === row.output);
+  if (byTable) return byTable;
   return levels.find((l) => l.size >= size) ?? levels[levels.length - 1]!;
+}
+
+/** The largest size the edge draws itself (`serving.edge_max_size`), or null when the manifest sets no limit. */
+export function edgeMaxSize(m: Manifest): number | null {
+  return m.networks.student.serving?.edge_max_size ?? null;
+}
+
+/**
+ * The levels the edge may draw: every level when there is no edge_max_size; else those no larger than the level
+ * that serves edge_max_size (the largest of them is what the edge upscales for bigger sizes without an origin).
+ */
+export function edgeLevels(m: Manifest): Level[] {
+  const levels = studentLevels(m);
+  const max = edgeMaxSize(m);
+  if (max === null) return levels;
+  const top = levelForSize(m, max);
+  return levels.filter((l) => l.size <= top.size);
 }
 
 /** Output name of a network's image at full resolution (the largest img_* output). */
@@ -184,23 +247,56 @@ export function networkFile(net: NetworkSpec, preferred?: string): { file: strin
 }
 
 /**
- * ORT session config entries the quantized student needs (manifest `quantization.session_config`, e.g.
+ * Largest total of a model's int8 edge files (mapping + student at their edge precision) for which runtimes apply
+ * `session.disable_quant_qdq` (fold the DequantizeLinear of the weights into fp32 constants at load). Folding makes
+ * the weights take 4x their file size in ORT's wasm memory (and every per-level session holds its own copy); above
+ * this total the edge and the browser keep the int8 weights and dequantize per run (same arithmetic, results equal
+ * to ~1e-6). FFHQ 1024 student, 128 px level: 53.6 MB wasm and 270 ms instead of 99.7 MB and 220 ms folded
+ * (docs/model-format.md): inside a 100 MB budget only the unfolded sessions fit.
+ */
+export const FOLD_INT8_MAX_BYTES = 4 * 1024 * 1024;
+
+/** Bytes of the files the edge loads (mapping and student at their edge precision), from the manifest's files[]. */
+export function edgeFileBytes(m: Manifest): { file: string; precision: string; bytes: number | undefined }[] {
+  return [edgeNetworkFile(m, "mapping"), edgeNetworkFile(m, "student")].map((f) => ({
+    ...f,
+    bytes: m.files.find((e) => e.path === f.file)?.bytes,
+  }));
+}
+
+/** The file and precision the edge (and the browser) loads for mapping or student: its edge_precision, else fp32. */
+export function edgeNetworkFile(m: Manifest, network: "mapping" | "student"): { file: string; precision: string } {
+  const net = m.networks[network];
+  return networkFile(net, net.edge_precision);
+}
+
+/** Whether runtimes fold int8 weights at load for this model (see FOLD_INT8_MAX_BYTES). */
+export function foldsInt8Weights(m: Manifest): boolean {
+  const int8 = edgeFileBytes(m).filter((f) => f.precision !== "fp32");
+  return int8.reduce((n, f) => n + (f.bytes ?? 0), 0) <= FOLD_INT8_MAX_BYTES;
+}
+
+/**
+ * ORT session config entries a quantized network needs (manifest `quantization.session_config`, e.g.
  * `session.disable_quant_qdq: "1"` for int8-weight models, so ORT folds the DequantizeLinear of the weights once at load
- * instead of running it per request). Returned as onnxruntime-web's `extra` option; empty for other precisions.
+ * instead of running it per request; dropped for large models, see FOLD_INT8_MAX_BYTES). Returned as
+ * onnxruntime-web's `extra` option; empty for other precisions.
  */
 export function sessionExtra(m: Manifest, precision: string): Record<string, Record<string, string>> {
   if (precision === "fp32") return {};
   const q = m.quantization as { session_config?: Record<string, unknown> } | undefined;
+  const fold = foldsInt8Weights(m);
   const extra: Record<string, Record<string, string>> = {};
   for (const [key, value] of Object.entries(q?.session_config ?? {})) {
     const dot = key.indexOf(".");
     if (dot <= 0 || typeof value !== "string") continue;
+    if (key === "session.disable_quant_qdq" && !fold) continue;
     (extra[key.slice(0, dot)] ??= {})[key.slice(dot + 1)] = value;
   }
   return extra;
 }
 
-/** Sizes the edge can render natively (student levels). */
+/** Sizes the edge can render natively (the student levels it may draw, see edgeLevels). */
 export function edgeSizes(m: Manifest): number[] {
-  return studentLevels(m).map((l) => l.size);
+  return edgeLevels(m).map((l) => l.size);
 }

@@ -2,13 +2,21 @@
 // initializers they read. onnxruntime runs every node of a graph whatever outputs a run asks for, so a
 // multi-scale network (the student's img_8 ... img_R heads) costs its full price even for its smallest output; a
 // session per pruned graph runs only what that output needs. Graph inputs are all kept (unused ones may still be
-// fed), weights are copied byte for byte. Runtime-agnostic.
+// fed) unless `dropUnusedInputs` is set (then a session needs, and accepts, only the inputs the kept nodes read);
+// weights are copied byte for byte. Runtime-agnostic.
 import { ONNX, parseFields, rewrite, stringField, stringFields } from "./onnx-proto.js";
 
 export interface PruneResult {
   model: Uint8Array;
   nodesBefore: number;
   nodesAfter: number;
+  /** The graph inputs of the pruned model, in graph order. */
+  inputs: string[];
+}
+
+export interface PruneOptions {
+  /** Also remove graph inputs that no kept node reads (default false: every input is kept). */
+  dropUnusedInputs?: boolean;
 }
 
 function graphOf(model: Uint8Array): Uint8Array {
@@ -30,18 +38,26 @@ export function graphOutputs(model: Uint8Array): string[] {
     .map((f) => stringField(f.payload!, ONNX.VALUE_INFO_NAME));
 }
 
+/** The names of a model's graph inputs (initializers listed as inputs included), in order. */
+export function graphInputs(model: Uint8Array): string[] {
+  return parseFields(graphOf(model))
+    .filter((f) => f.field === ONNX.GRAPH_INPUT && f.payload)
+    .map((f) => stringField(f.payload!, ONNX.VALUE_INFO_NAME));
+}
+
 /** A copy of `model` that computes only `keep` (a non-empty subset of its outputs). */
-export function pruneToOutputs(model: Uint8Array, keep: string[]): PruneResult {
+export function pruneToOutputs(model: Uint8Array, keep: string[], opts: PruneOptions = {}): PruneResult {
   const graph = graphOf(model);
   const fields = parseFields(graph);
   const outputs = graphOutputs(model);
+  const inputs = graphInputs(model);
   if (keep.length === 0) throw new Error("pruneToOutputs: no outputs to keep");
   for (const k of keep) if (!outputs.includes(k)) throw new Error(`pruneToOutputs: the graph has no output ${k} (has ${outputs.join(", ")})`);
 
   const nodes = fields.filter((f) => f.field === ONNX.GRAPH_NODE).map((f) => f.payload!);
   // Nodes are stored in topological order, so one backward pass finds everything the kept outputs need.
   // A node with a subgraph (If, Loop, Scan) may read outer values its inputs do not list: leave such graphs whole.
-  if (nodes.some(hasSubgraph)) return { model, nodesBefore: nodes.length, nodesAfter: nodes.length };
+  if (nodes.some(hasSubgraph)) return { model, nodesBefore: nodes.length, nodesAfter: nodes.length, inputs };
   const needed = new Set(keep);
   const keepNode = new Set<number>();
   for (let i = nodes.length - 1; i >= 0; i--) {
@@ -59,10 +75,12 @@ export function pruneToOutputs(model: Uint8Array, keep: string[]): PruneResult {
       if (g.field === ONNX.GRAPH_OUTPUT) return keep.includes(stringField(g.payload!, ONNX.VALUE_INFO_NAME)) ? undefined : null;
       if (g.field === ONNX.GRAPH_INITIALIZER) return needed.has(stringField(g.payload!, ONNX.TENSOR_NAME)) ? undefined : null;
       if (g.field === ONNX.GRAPH_VALUE_INFO) return needed.has(stringField(g.payload!, ONNX.VALUE_INFO_NAME)) ? undefined : null;
+      if (g.field === ONNX.GRAPH_INPUT && opts.dropUnusedInputs) return needed.has(stringField(g.payload!, ONNX.VALUE_INFO_NAME)) ? undefined : null;
       return undefined;
     });
   });
-  return { model: pruned, nodesBefore: nodes.length, nodesAfter: keepNode.size };
+  const kept = opts.dropUnusedInputs ? inputs.filter((i) => needed.has(i)) : inputs;
+  return { model: pruned, nodesBefore: nodes.length, nodesAfter: keepNode.size, inputs: kept };
 }
 
 /** One graph per output of `model`: pruned to that output, or the model itself when it has a single output. */

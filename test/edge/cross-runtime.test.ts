@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ModelRunner, Tensor } from "../../src/shared/face.js";
 import { renderFacePixels } from "../../src/shared/face.js";
 import type { Manifest } from "../../src/shared/manifest.js";
-import { networkFile, parseManifest, sessionExtra } from "../../src/shared/manifest.js";
+import { edgeNetworkFile, parseManifest, sessionExtra } from "../../src/shared/manifest.js";
 import { parseFaceRequest } from "../../src/shared/params.js";
 import { encodePng } from "../../src/shared/png.js";
 import { decodePng, psnr, rgbOf } from "../helpers/png.js";
@@ -17,13 +17,19 @@ import type { WorkerHandle } from "../helpers/worker.js";
 import { REPO, startWorker } from "../helpers/worker.js";
 
 type Ort = typeof ortWeb | typeof ortNode;
-const id = JSON.parse(readFileSync(resolve(REPO, "models/default.json"), "utf8")).default;
-const dir = resolve(REPO, "models", id);
+// The models root the worker was built from (SEEDFACE_MODELS_DIR, as for `npm run build`), default ./models.
+const modelsRoot = process.env.SEEDFACE_MODELS_DIR ?? resolve(REPO, "models");
+const id = JSON.parse(readFileSync(resolve(modelsRoot, "default.json"), "utf8")).default;
+const dir = resolve(modelsRoot, id);
 const m: Manifest = parseManifest(JSON.parse(readFileSync(resolve(dir, "manifest.json"), "utf8")));
-const studentFile = networkFile(m.networks.student, m.networks.student.edge_precision);
-const files: Record<string, string> = { mapping: networkFile(m.networks.mapping).file, student: studentFile.file };
-// The edge's session options (src/edge/ort-runtime.ts), incl. the quantized student's session config.
-const extras: Record<string, Record<string, Record<string, string>>> = { mapping: {}, student: sessionExtra(m, studentFile.precision) };
+const studentFile = edgeNetworkFile(m, "student");
+const mappingFile = edgeNetworkFile(m, "mapping");
+const files: Record<string, string> = { mapping: mappingFile.file, student: studentFile.file };
+// The edge's files and session options (src/edge/ort-runtime.ts), incl. the quantized networks' session config.
+const extras: Record<string, Record<string, Record<string, string>>> = {
+  mapping: sessionExtra(m, mappingFile.precision),
+  student: sessionExtra(m, studentFile.precision),
+};
 
 function runner(ort: Ort, provider: string): ModelRunner {
   const sessions = new Map<string, Promise<ortWeb.InferenceSession>>();

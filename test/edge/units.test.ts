@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { CircuitBreaker } from "../../src/edge/circuit-breaker.js";
 import { parseOrigins } from "../../src/edge/config.js";
 import { Coalescer } from "../../src/edge/coalesce.js";
-import { levelNeed, planRender } from "../../src/edge/memory-guard.js";
+import { ACTIVATION_FACTOR, levelNeed, planRender, sessionNeed, sessionsToEvict } from "../../src/edge/memory-guard.js";
 import { originOrder } from "../../src/edge/origin-client.js";
 import { parseManifest, studentLevels } from "../../src/shared/manifest.js";
 import { parseFaceRequest } from "../../src/shared/params.js";
@@ -41,7 +41,7 @@ describe("circuit breaker", () => {
 describe("memory guard plan", () => {
   const levels = studentLevels(m);
   const top = levels[levels.length - 1]!;
-  const roomy = { budgetBytes: 1e12, baselineBytes: 20e6, drawn: new Set<number>() };
+  const roomy = { budgetBytes: 1e12, baselineBytes: 20e6, weightBytes: 2e6, drawn: new Set<number>() };
   it("draws the smallest level >= size at the edge when it fits", () => {
     for (const size of [16, 40, 100, top.size].filter((s) => s <= top.size)) {
       const p = planRender(m, req(`size=${size}`), roomy, false);
@@ -56,7 +56,7 @@ describe("memory guard plan", () => {
   });
   it("beyond the budget: origin if configured, else the largest fitting level, degraded", () => {
     const below = levels[levels.length - 2]!;
-    const tight = { ...roomy, budgetBytes: (levelNeed(below, 20e6) + levelNeed(top, 20e6)) / 2 };
+    const tight = { ...roomy, budgetBytes: (levelNeed(below, roomy) + levelNeed(top, roomy)) / 2 };
     const o = planRender(m, req(`size=${top.size}`), tight, true);
     expect(o.where === "origin" && o.fallback?.levelSize === below.size).toBe(true);
     const d = planRender(m, req(`size=${top.size}`), tight, false);
@@ -68,6 +68,46 @@ describe("memory guard plan", () => {
   it("teacher needs an origin", () => {
     expect(planRender(m, req("model=teacher"), roomy, false).where).toBe("none");
     expect(planRender(m, req("model=teacher"), roomy, true).where).toBe("origin");
+  });
+});
+
+describe("memory guard with a serving table", () => {
+  const outs = studentLevels(m);
+  const small = outs[outs.length - 2]!, top = outs[outs.length - 1]!;
+  const served = parseManifest({
+    ...m,
+    networks: { ...m.networks, student: { ...m.networks.student, serving: { edge_max_size: small.size, sizes: [{ up_to: small.size, output: small.output }] } } },
+  });
+  const roomy = { budgetBytes: 1e12, baselineBytes: 20e6, weightBytes: 2e6, drawn: new Set<number>() };
+  it("sizes above edge_max_size: origin when configured, else the edge_max_size level upscaled (not degraded)", () => {
+    const o = planRender(served, req(`size=${small.size + 1}`), roomy, true);
+    expect(o.where === "origin" && o.fallback?.levelSize === small.size && o.fallback.degraded).toBeTruthy();
+    const e = planRender(served, req(`size=${top.size}`), roomy, false);
+    expect(e.where === "edge" && e.draw.output === small.output && e.draw.upscaled && !e.draw.degraded).toBeTruthy();
+    const at = planRender(served, req(`size=${small.size}`), roomy, true);
+    expect(at.where === "edge" && at.draw.output === small.output && !at.draw.upscaled).toBeTruthy();
+  });
+});
+
+describe("level session eviction", () => {
+  const levels = studentLevels(m);
+  const [a, b, c] = levels.slice(-3) as [typeof levels[0], typeof levels[0], typeof levels[0]];
+  const g = { budgetBytes: 0, baselineBytes: 20e6, weightBytes: 5e6, drawn: new Set<number>() };
+  const live = [
+    { output: a.output, level: a, lastUsed: 2, busy: false, weightBytes: 3e6 },
+    { output: b.output, level: b, lastUsed: 1, busy: false },
+  ];
+  const act = (...ls: (typeof a)[]) => ACTIVATION_FACTOR * Math.max(...ls.map((l) => l.peak_activation_bytes));
+  it("keeps sessions whose weights plus the largest activations fit, releases the least recently used idle ones otherwise", () => {
+    // weights add up (a's measured 3e6, b's and c's unknown: the whole student's 5e6), activations do not
+    const all = 20e6 + 3e6 + 5e6 + 5e6 + act(a, b, c);
+    expect(sessionsToEvict(live, c, { ...g, budgetBytes: all })).toEqual([]);
+    expect(sessionsToEvict(live, c, { ...g, budgetBytes: all - 1 })).toEqual([b.output]);
+    expect(sessionsToEvict(live, c, { ...g, budgetBytes: 20e6 + 5e6 + act(c) })).toEqual([b.output, a.output]);
+    // a busy session is never released, even when the budget is short
+    expect(sessionsToEvict([{ ...live[0]!, busy: true }, live[1]!], c, { ...g, budgetBytes: 1 })).toEqual([b.output]);
+    // the level being created is not counted twice
+    expect(sessionsToEvict([{ output: c.output, level: c, lastUsed: 3, busy: false }], c, { ...g, budgetBytes: 20e6 + sessionNeed(c, g) })).toEqual([]);
   });
 });
 

@@ -1,6 +1,7 @@
 // Test harness: run the built worker (`npm run build` -> dist/, the `wrangler deploy --dry-run` output) in real
 // workerd via Miniflare, on a random local port, with the given vars and optional bindings. Returns its URL.
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Miniflare } from "miniflare";
 
@@ -70,4 +71,36 @@ export async function startWorker(opts: WorkerOptions = {}): Promise<WorkerHandl
   });
   const url = (await mf.ready).toString().replace(/\/$/, "");
   return { url, mf, dispose: () => mf.dispose() };
+}
+
+/** Run a command, resolving with its combined output (rejecting with its tail on a non-zero exit). */
+export function sh(cmd: string, args: string[], opts: { cwd: string; env?: Record<string, string> }): Promise<string> {
+  return new Promise((ok, fail) => {
+    const p = spawn(cmd, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ["ignore", "pipe", "pipe"] });
+    let log = "";
+    p.stdout.on("data", (d) => (log += d));
+    p.stderr.on("data", (d) => (log += d));
+    p.on("error", fail);
+    p.on("close", (code) => (code === 0 ? ok(log) : fail(new Error(`${cmd} ${args.join(" ")} exited ${code}:\n${log.slice(-4000)}`))));
+  });
+}
+
+/**
+ * Build the worker as `npm run build` does (`wrangler deploy --dry-run`, whose [build] step generates the model
+ * module) for another models directory, in a copy of the worker's sources under `dir`: the repository's
+ * src/edge/bundled-model.generated.ts, dist/ and dist-assets/ keep naming the default model for the other suites.
+ * `env` reaches the build step (e.g. SEEDFACE_EDGE_WEIGHTS). Returns the dry-run output folder, the copy's static
+ * assets folder (where the build put any asset-served weights) and the build log.
+ */
+export async function buildWorker(dir: string, modelsDir: string, env: Record<string, string> = {}): Promise<{ dist: string; assets: string; log: string }> {
+  mkdirSync(dir, { recursive: true });
+  for (const f of ["src", "wrangler.toml", "package.json", "tsconfig.json"]) cpSync(join(REPO, f), join(dir, f), { recursive: true });
+  rmSync(join(dir, "src/edge/bundled-model.generated.ts"), { force: true });
+  symlinkSync(join(REPO, "node_modules"), join(dir, "node_modules"));
+  mkdirSync(join(dir, "dist-assets"), { recursive: true });
+  const log = await sh(join(dir, "node_modules/.bin/wrangler"), ["deploy", "--dry-run", "--outdir", join(dir, "dist")], {
+    cwd: dir,
+    env: { SEEDFACE_MODELS_DIR: modelsDir, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", ...env },
+  });
+  return { dist: join(dir, "dist"), assets: join(dir, "dist-assets"), log };
 }

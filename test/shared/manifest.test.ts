@@ -1,7 +1,10 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { levelForSize, ManifestError, noiseInputs, parseAnyManifest, parseManifest, sessionExtra, studentLevels, wInput } from "../../src/shared/manifest.js";
+import {
+  edgeLevels, edgeMaxSize, FOLD_INT8_MAX_BYTES, foldsInt8Weights, levelForSize, ManifestError, noiseInputs, parseAnyManifest, parseManifest,
+  sessionExtra, studentLevels, wInput,
+} from "../../src/shared/manifest.js";
 
 const repo = resolve(import.meta.dirname, "../..");
 const id = JSON.parse(readFileSync(resolve(repo, "models/default.json"), "utf8")).default;
@@ -46,5 +49,55 @@ describe("sessionExtra", () => {
     expect(sessionExtra(m, "int8")).toEqual({ session: { disable_quant_qdq: "1" } });
     expect(sessionExtra(m, "fp32")).toEqual({});
     expect(sessionExtra(parseManifest({ ...raw, quantization: undefined }), "int8")).toEqual({});
+  });
+});
+
+describe("networks.student.serving", () => {
+  const withServing = (serving: unknown) => ({ ...raw, networks: { ...raw.networks, student: { ...raw.networks.student, serving } } });
+  const outs = studentLevels(parseManifest(raw)).map((l) => l.output);
+  const [o0, o1] = [outs[outs.length - 2]!, outs[outs.length - 1]!];
+
+  it("a size renders from the first row with up_to >= size; beyond the table the plain rule holds", () => {
+    const m = parseManifest(withServing({ edge_max_size: 24, sizes: [{ up_to: 16, output: o0 }, { up_to: 24, output: o1 }], measured: { any: "figures" } }));
+    expect(levelForSize(m, 16).output).toBe(o0);
+    expect(levelForSize(m, 10).output).toBe(o0);
+    expect(levelForSize(m, 17).output).toBe(o1);
+    expect(levelForSize(m, 24).output).toBe(o1);
+    const plain = parseManifest(raw);
+    for (const s of [25, 40, 1000]) expect(levelForSize(m, s).output).toBe(levelForSize(plain, s).output);
+    expect(edgeMaxSize(m)).toBe(24);
+    // The edge draws levels up to the one serving edge_max_size.
+    expect(edgeLevels(m).map((l) => l.output)).toEqual(outs);
+    expect(edgeMaxSize(plain)).toBeNull();
+    expect(edgeLevels(plain).map((l) => l.output)).toEqual(outs);
+    const small = parseManifest(withServing({ edge_max_size: 16, sizes: [{ up_to: 16, output: o0 }] }));
+    expect(edgeLevels(small).map((l) => l.output)).toEqual(outs.slice(0, -1));
+  });
+
+  it("is validated: sorted rows, known outputs, positive integers", () => {
+    expect(() => parseManifest(withServing({ sizes: [{ up_to: 32, output: o0 }, { up_to: 16, output: o1 }] }))).toThrow(/increasing/);
+    expect(() => parseManifest(withServing({ sizes: [{ up_to: 16, output: "img_3" }] }))).toThrow(/not a student output/);
+    expect(() => parseManifest(withServing({ sizes: [{ up_to: 0, output: o0 }] }))).toThrow(/up_to/);
+    expect(() => parseManifest(withServing({ edge_max_size: "256" }))).toThrow(/edge_max_size/);
+    expect(() => parseManifest(withServing([1]))).toThrow(/serving/);
+    expect(() => parseManifest(withServing({ sizes: {} }))).toThrow(ManifestError);
+    expect(parseManifest(withServing({ edge_max_size: 64 })).networks.student.serving?.edge_max_size).toBe(64);
+  });
+});
+
+describe("folding int8 weights", () => {
+  it("is on for small models and off once the int8 edge files exceed FOLD_INT8_MAX_BYTES", () => {
+    const q = { session_config: { "session.disable_quant_qdq": "1", "session.other": "x" } };
+    const small = parseManifest({ ...raw, quantization: q });
+    expect(foldsInt8Weights(small)).toBe(true);
+    const st = raw.networks.student;
+    const big = parseManifest({
+      ...raw,
+      quantization: q,
+      files: raw.files.map((f: { path: string; bytes: number }) => (f.path === st.files.int8 ? { ...f, bytes: FOLD_INT8_MAX_BYTES + 1 } : f)),
+    });
+    expect(foldsInt8Weights(big)).toBe(false);
+    expect(sessionExtra(big, "int8")).toEqual({ session: { other: "x" } });
+    expect(sessionExtra(small, "int8")).toEqual({ session: { disable_quant_qdq: "1", other: "x" } });
   });
 });

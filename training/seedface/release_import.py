@@ -20,6 +20,7 @@ from .release_wheel import PINNED, open_release, style_mean
 HEADS_DIR = repo_root() / "training" / "heads"
 MEAN_SAMPLES = 65536
 RELEASE_NOISE = "release_noise.bin"
+PRODUCED_BY = "npm run models:ffhq"
 
 TRAINING_DATA = {
     "name": "FFHQ (Flickr-Faces-HQ, NVIDIA), through StyleGAN2 config-f and MobileStyleGAN distillation",
@@ -83,6 +84,10 @@ def import_release(tmp: Path, paths: list[Path], *, model_id: str, version: str,
                                         f"torch.Generator().manual_seed(0) (the release ships no mean)")
     man["config"]["teacher_channels"] = None
     man["networks"]["student"]["release_noise"] = write_release_noise(tmp, r.release_noise, r.noise_strengths)
+    for e in man["files"]:
+        if e["precision"] == "fp32":
+            e["produced_by"] = PRODUCED_BY  # the origin's fp32 files are not committed
+    man["networks"]["student"]["release_noise"]["produced_by"] = PRODUCED_BY
     fig = heads_figures_for(rel.label)
     if fig.is_file():
         man["networks"]["student"]["serving"] = json.loads(fig.read_text())["serving"]

@@ -118,6 +118,12 @@ class TeacherTrainer:
         _, ema_mapping, ema_synth, _, _ = load_published(ck["state_dict"], teacher_only)
         self.ema_mapping.load_state_dict(ema_mapping.state_dict())
         self.ema_synth.load_state_dict(ema_synth.state_dict())
+        if t.get("raw_from_ema") or not ("mapping" in t and "synth" in t):
+            # The shipped checkpoint keeps only the EMA generator (trainckpt.ema_only): the raw one restarts from it.
+            self.mapping.load_state_dict(self.ema_mapping.state_dict())
+            self.synth.load_state_dict(self.ema_synth.state_dict())
+            print("[teacher] the checkpoint has no raw generator weights: the raw generator starts from the EMA "
+                  "generator's", file=sys.stderr)
         for name in ("mapping", "synth", "D"):
             if name in t:  # a slim transfer checkpoint may lack D: it then restarts
                 getattr(self, name).load_state_dict(t[name])

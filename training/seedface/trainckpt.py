@@ -81,6 +81,13 @@ def slim(ck: dict, keep_published: tuple[str, ...] | None = None) -> dict:
     return {**ck, "state_dict": sd, "train": {**train, "slim": True}}
 
 
+def ema_only(ck: dict) -> dict:
+    """A copy without the raw generator (train["mapping"], train["synth"]): the published state_dict already holds
+    the EMA generator in fp32, and a resumed run starts its raw generator from it (train["raw_from_ema"])."""
+    train = {k: v for k, v in ck["train"].items() if k not in ("mapping", "synth")}
+    return {**ck, "train": {**train, "raw_from_ema": True}}
+
+
 def is_training_checkpoint(path: Path) -> bool:
     try:
         return load(path) is not None
