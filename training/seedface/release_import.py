@@ -94,3 +94,23 @@ def import_release(tmp: Path, paths: list[Path], *, model_id: str, version: str,
     mf.validate(man, tmp)
     mf.save(tmp, man)
     return {"student": True, "label": rel.label}
+
+
+def load_release_noise(model_dir: Path) -> list[np.ndarray]:
+    """The release's own frozen noise draws of an imported model, noise_0 .. noise_K as [1, 1, s, s] float32.
+    Feeding them (instead of the seed's noise) reproduces `random_face`'s images exactly for the same w."""
+    model_dir = Path(model_dir)
+    spec = mf.load(model_dir)["networks"]["student"].get("release_noise")
+    if not spec:
+        raise ValueError(f"{model_dir}: not an imported release (no networks.student.release_noise)")
+    path = model_dir / spec["file"]
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: `{spec.get('produced_by', 'npm run models:ffhq')}` makes it")
+    if mf.sha256_file(path) != spec["sha256"]:
+        raise ValueError(f"{path}: sha256 differs from the manifest")
+    flat = np.frombuffer(path.read_bytes(), dtype="<f4")
+    out, off = [], 0
+    for s in spec["sizes"]:
+        out.append(flat[off:off + s * s].reshape(1, 1, s, s).astype(np.float32))
+        off += s * s
+    return out

@@ -165,3 +165,28 @@ def test_inconsistent_or_other_architecture_lists_what_does_not_fit(tmp_path):
                                            r"layers\.3\.conv1\.offset.*missing layers\.3\.conv1\.bias"):
         convert([rel.mapping_xml, d / "SynthesisNetwork.xml"], tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_model_dir_reproduces_random_face_with_release_noise():
+    """The converted model directory (npm run models:ffhq) + its release_noise.bin = the release's own image."""
+    import onnxruntime as ort
+    from seedface.release_import import load_release_noise
+
+    model = repo_root() / "models" / "ffhq"
+    if not (model / "student_fp32.onnx").is_file():
+        if os.environ.get("SEEDFACE_REQUIRE_RELEASE") == "1":
+            raise RuntimeError("models/ffhq/student_fp32.onnx missing: run `npm run models:ffhq`")
+        pytest.skip("models/ffhq origin files not built (npm run models:ffhq)")
+    rel = release_wheel.open_release([WHEEL])
+    z = np.random.RandomState(4).randn(1, 512).astype(np.float32)
+    w_ref = _compile(rel.mapping_xml)(z)[0]
+    ref = _compile(rel.synthesis_xml)(w_ref)[0]
+    mapping = ort.InferenceSession(str(model / "mapping.onnx"), providers=["CPUExecutionProvider"])
+    (w,) = mapping.run(None, {"z": z})
+    assert _rel(w, w_ref) < 1e-5
+    noise = load_release_noise(model)
+    feeds = {"w": np.broadcast_to(w[:, None, :], (1, 23, 512)).copy()}
+    feeds.update({f"noise_{k}": n for k, n in enumerate(noise)})
+    sess = ort.InferenceSession(str(model / "student_fp32.onnx"), providers=["CPUExecutionProvider"])
+    (got,) = sess.run(["img_1024"], feeds)
+    assert _rel(got, ref) < 1e-3
