@@ -1,5 +1,5 @@
-// `npm run bench [-- --skip edge,origin,models,quant,load --load-duration 30 --load-connections 200 --report-only]`
-// Runs every benchmark in turn (edge, origin, models report, quantization, load), then writes docs/benchmarks.md
+// `npm run bench [-- --skip edge,origin,openvino,models,quant,load --load-duration 30 --load-connections 200 --report-only]`
+// Runs every benchmark in turn (edge, origin, origin vs OpenVINO, models report, quantization, load), then writes docs/benchmarks.md
 // from bench/results/*.json: machine, versions, every table, and the ratios side by side. --report-only rebuilds
 // the report from the JSON already there. The quantization variant study (bench/results/quant-variants-<id>.json,
 // made from `npm run quantize -- --keep-variants`) is kept when it holds more variants than a plain re-run would
@@ -74,6 +74,7 @@ function main() {
     steps.push(step("build", "npm", ["run", "build"]));
     run("edge", "npx", ["tsx", "bench/edge.ts"]);
     run("origin", "npx", ["tsx", "bench/origin.ts"]);
+    run("openvino", "npx", ["tsx", "bench/openvino.ts"]);
     run("models", "npm", ["run", "report:models"]);
     if (!skip.has("quant")) {
       if (argv.includes("--quant") || quantVariantCount() <= 2) run("quant", "npm", ["run", "bench:quant", "--", `models/${modelId}`, "--runs", "20"]);

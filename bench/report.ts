@@ -49,6 +49,7 @@ export function renderReport(repo: string, modelId: string, meta: ReportMeta): {
   const quant = load(repo, `bench/results/quantize-${modelId}.json`);
   const variants = load(repo, `bench/results/quant-variants-${modelId}.json`);
   const loadRes = load(repo, "bench/results/load.json");
+  const openvino = load(repo, "bench/results/openvino.json");
   const models = modelsSection(repo);
   const manifest = load(repo, `models/${modelId}/manifest.json`);
   const out: string[] = [];
@@ -86,6 +87,14 @@ export function renderReport(repo: string, modelId: string, meta: ReportMeta): {
     }
     summary.ratios.teacher_student_macs = nr.mac_ratio;
     summary.ratios.teacher_student_time_p50 = nr.time_ratio;
+  }
+  for (const r of openvino?.ratios ?? []) {
+    if (r.variant !== "origin" && r.variant !== "no-spin") continue;
+    if (r.variant === "no-spin" && r.threads === 1) continue; // the same session as origin at one thread
+    rows.push([`ours / OpenVINO f32 time (${openvino.model.resolution}px, batch 1, ${r.threads} thread${r.threads > 1 ? "s" : ""}${r.variant === "origin" ? "" : ", ORT without spinning"})`,
+      `p50 ${f1(r.ratio_p50, 2)}x, p95 ${f1(r.ratio_p95, 2)}x, paired ${f1(r.ratio_paired_median, 2)}x (target <= ${r.target}x)`,
+      `openvino.json (ORT-node ${f1(r.ours_p50_ms, 0)} ms vs the release IR in OpenVINO ${f1(r.openvino_f32_p50_ms, 0)} ms)`]);
+    summary.ratios[`ours_openvino_f32_p50_${r.threads}t${r.variant === "origin" ? "" : "_" + r.variant}`] = r.ratio_p50;
   }
   if (models?.ffhqRatio) {
     rows.push(["teacher / student MACs (FFHQ 1024 configuration)", `${models.ffhqRatio}x`, "docs/models.md (paper: 9.5x)"]);
@@ -137,6 +146,45 @@ export function renderReport(repo: string, modelId: string, meta: ReportMeta): {
     }
   } else out.push("Not run.");
 
+  // ---- OpenVINO -----------------------------------------------------------------------------------------------
+  out.push("", "## Origin vs the authors' OpenVINO release (CPU, full resolution) — `npm run bench:openvino`", "");
+  if (openvino) {
+    const ov = openvino.openvino, sc = openvino.schedule;
+    out.push(`Source: bench/results/openvino.json (${openvino.date}; ${openvino.machine.cpus} x ${openvino.machine.cpu}, load average ${openvino.machine.loadavg_at_end.map((x: number) => x.toFixed(1)).join(" / ")} at the end). OpenVINO ${openvino.versions.openvino} (Python) runs the release's own IR (\`${ov.ir}\`, style [1,512] -> img) ` +
+      `with INFERENCE_PRECISION_HINT f32 set explicitly (its CPU default here is ${ov.cpu_defaults?.INFERENCE_PRECISION_HINT ?? "unknown"}: extra rows), NUM_STREAMS 1, LATENCY; ` +
+      `onnxruntime-node ${openvino.versions["onnxruntime-node"]} runs \`${openvino.model.dir}/${openvino.model.file}\` (${openvino.model.id} ${openvino.model.version}) pruned to ${openvino.model.output} (${openvino.model.pruned_nodes} nodes) exactly as the origin loads it. ` +
+      `Batch 1, ${openvino.inputs}. Schedule: ${sc.warmup_runs_dropped} warm-up runs per configuration dropped, then ${sc.rounds} rounds in which every configuration runs ${sc.block} runs ` +
+      `(first ${sc.dropped_per_block} dropped), ${sc.order}; both runtimes stay loaded and warm in their own processes.`, "");
+    out.push(table(["runtime", "precision", "options", "threads", "runs", "p50 ms", "p95 ms", "min ms"],
+      openvino.rows.map((r: Json) => [r.runtime, r.precision, r.variant, r.threads, r.runs, f1(r.p50_ms), f1(r.p95_ms), f1(r.min_ms)])));
+    out.push("", table(["threads", "ORT options", "ours / OpenVINO f32 p50", "p95", "paired (median of per-round ratios)", "ours / OpenVINO default precision p50", "target", "result"],
+      openvino.ratios.map((r: Json) => [r.threads, r.variant, `${f1(r.ratio_p50, 2)}x`, `${f1(r.ratio_p95, 2)}x`, `${f1(r.ratio_paired_median, 2)}x`,
+        r.ratio_vs_openvino_default_p50 === null ? "n/a" : `${f1(r.ratio_vs_openvino_default_p50, 2)}x`, `<= ${r.target}x`, r.pass ? "PASS" : "**FAIL**"])));
+    out.push("", "ORT options: `origin` is `sessionOptions(\"cpu\", threads)` (graph optimisation all, intra-op N, inter-op 1); `no-spin` adds " +
+      "`session.intra_op.allow_spinning = 0`. At one thread ORT has no pool threads, so the two are the same session and their difference is the noise of this machine.");
+    const p = openvino.parity;
+    if (p) {
+      const d = (x: Json) => (x ? `max |diff| ${x.max_abs_diff.toExponential(1)}, PSNR ${f1(x.psnr_db, 1)} dB` : "not run");
+      out.push("", `Same network: our ORT graph fed the release's own noise draws vs OpenVINO f32 on the release IR: ${d(p.ours_release_noise_vs_openvino_f32)}; ` +
+        `the helper's warm path vs a direct OpenVINO call: ${d(p.helper_vs_direct_openvino)}; OpenVINO ${ov.cpu_defaults?.INFERENCE_PRECISION_HINT ?? "default"} vs f32: ${d(p.openvino_default_precision_vs_f32)}. ${p.pass ? "Parity check passed." : "**Parity check FAILED.**"}`);
+    }
+    const pr = openvino.profile;
+    if (pr?.ort) {
+      out.push("", `Where the time goes at ${pr.ort.threads} thread (ORT profiler, ${pr.ort.runs_profiled} runs, ${f1(pr.ort.kernel_ms_per_run, 0)} ms of kernels per run; OpenVINO PERF_COUNT, f32, ${f1(pr.openvino_f32.total_ms, 0)} ms):`, "");
+      const ortRows = pr.ort.by_op.slice(0, 8), ovRows = pr.openvino_f32.by_type.slice(0, 8);
+      const n = Math.max(ortRows.length, ovRows.length);
+      out.push(table(["ORT op", "ms / run", "share", "nodes", "OpenVINO layer type", "ms", "layers", "kernel"],
+        Array.from({ length: n }, (_, i) => {
+          const a = ortRows[i], b = ovRows[i];
+          return [a?.op ?? "", a ? f1(a.ms_per_run) : "", a ? `${f1(100 * a.share)}%` : "", a?.nodes ?? "",
+            b?.type ?? "", b ? f1(b.ms) : "", b?.count ?? "", b ? b.exec_types.join(", ") : ""];
+        })));
+    }
+    const g = openvino.gpu;
+    out.push("", `GPU: ${g?.timed ? `ORT CUDA p50 ${f1(g.p50_ms)} ms, p95 ${f1(g.p95_ms)} ms (${g.runs} runs; ${g.note})` : `not timed: ${g?.reason ?? "no entry"}`}.`);
+    summary.openvino = { pass: openvino.pass, ratios: openvino.ratios, gpu: g ?? null };
+  } else out.push("Not run.");
+
   // ---- models -----------------------------------------------------------------------------------------------
   out.push("", "## Models: teacher vs student — `npm run report:models`", "");
   out.push(models ? `From docs/models.md (${models.generated ?? "date unknown"}; per-level MACs and files are there).\n\n${models.text}` : "Not run.");
@@ -171,9 +219,76 @@ export function renderReport(repo: string, modelId: string, meta: ReportMeta): {
     summary.load = loadRes.scenarios.map((r: Json) => ({ scenario: r.scenario, rps: r.throughput_rps, p50_ms: r.latency_ms.p50, p99_ms: r.latency_ms.p99, pass: r.pass }));
   } else out.push("Not run.");
 
+  // ---- embed ------------------------------------------------------------------------------------------------
+  const embed = embedSection(load(repo, "bench/results/embed.json"));
+  out.push("", `## ${embed.heading}`, "", embed.body);
+  if (embed.summary) summary.embed = embed.summary;
+
   out.push("", "## Caveats", "",
     "- A small shared machine (2 cores, other jobs running): absolute timings are noisy; ratios measured side by side in one run (teacher/student) are the more reliable figures.",
     "- In production the Workers clock only advances on I/O, so in-worker timings (Server-Timing) read ~0 there; latencies here are measured by the client.",
     "- Miniflare enforces no memory limit: the edge measures and bounds ORT's wasm memory itself (the budget column).", "");
   return { markdown: out.join("\n"), summary };
+}
+
+export const EMBED_HEADING = "`<seed-face>`: 20 avatars on a page — `npm run bench:embed`";
+
+const MODE_LABEL: Record<string, string> = {
+  "img-edge-miss": "`<img>`, edge cache cold (the edge draws all 20), fresh profile",
+  "img-cold": "`<img>`, faces in the edge cache, fresh profile",
+  "img-warm": "`<img>`, browser HTTP cache warm",
+  "wasm-cold": "in-browser WASM, fresh profile (ORT + model downloaded)",
+  "wasm-warm": "in-browser WASM, model in Cache Storage",
+  "webgpu-cold": "in-browser WebGPU (SwiftShader), fresh profile",
+  "webgpu-warm": "in-browser WebGPU (SwiftShader), model in Cache Storage",
+};
+
+/** The docs/benchmarks.md section of bench/results/embed.json (bench/embed.ts). */
+export function embedSection(e: Json | null): { heading: string; body: string; summary?: Json } {
+  if (!e) return { heading: EMBED_HEADING, body: "Not run." };
+  const kb = (x: unknown) => (typeof x === "number" ? (x / 1024).toFixed(0) : "n/a");
+  const mbs = (x: unknown) => (typeof x === "number" ? (x / 1e6).toFixed(2) : "n/a");
+  const rows = Object.entries(e.modes as Record<string, Json>).map(([mode, m]) => [
+    MODE_LABEL[mode] ?? mode,
+    m.all_painted_ms !== null
+      ? `**${f1(m.all_painted_ms, 0)}** (${f1(m.all_painted_min_ms, 0)}–${f1(m.all_painted_max_ms, 0)})`
+      : `not done in ${e.webgpu_cap_s} s (${f1(m.faces_done, 0)}/${e.page.elements} faces); projected ${f1(m.projected_all_ms, 0)}`,
+    f1(m.first_face_ms, 0),
+    f1(m.per_face_ms, 0),
+    `${mbs(m.bytes)} (model ${mbs(m.model_bytes)}, ORT ${mbs(m.ort_bytes)}, faces ${kb(m.face_bytes)} KB)`,
+    f1(m.requests, 0),
+    `${f1(m.longtasks, 0)} / ${f1(m.longtask_ms, 0)} / ${f1(m.blocking_ms, 0)}`,
+    f1(m.renderer_peak_mb, 0) + (m.gpu_peak_mb ? ` (+GPU process ${f1(m.gpu_peak_mb, 0)})` : ""),
+    `${m.finished}/${m.runs}`,
+  ]);
+  const body = [
+    `Source: bench/results/embed.json (${e.date}). ${e.machine.cpus} x ${e.machine.cpu}, load average ${e.machine.loadavg.map((x: number) => x.toFixed(1)).join(" / ")} at the end; ${e.chromium}, headless. ` +
+      `A page of ${e.page.elements} \`<seed-face size="${e.page.size}">\` (distinct seeds) on ${e.page.host}; the worker in Miniflare (workerd) with model ${e.model.id} ${e.model.version} ` +
+      `(${e.model.level_for_size} draws ${e.page.size} px; edge files ${e.model.edge_files.map((f: Json) => `${f.file} ${mbs(f.bytes)} MB`).join(", ")}; one ${e.page.size} px PNG ${kb(e.model.png_bytes_128)} KB), ${e.page.transport}. ` +
+      `Medians of ${e.runs} runs per mode, modes interleaved (order rotated each run); WebGPU ${e.webgpu_runs} run(s), capped at ${e.webgpu_cap_s} s.`,
+    "",
+    table(["mode", "all 20 painted, ms (min–max)", "first face ms", "ms per face after it", "MB sent by the server", "requests", "long tasks: n / ms / blocking ms", "renderer PSS peak MB", "finished"], rows),
+    "",
+    "All painted: navigation start to the frame after the 20th `seedface:render`. Bytes: counted by a proxy in front of the worker (headers + bodies as sent, ORT's wasm gzip-encoded). " +
+      "Long tasks: main thread only (PerformanceObserver `longtask`), blocking = the part of each beyond 50 ms; in-browser rendering runs in a Web Worker. " +
+      "Memory: proportional set size of the profile's renderer processes (the page and its render worker), peak sampled every 250 ms.",
+    "",
+    `WebGPU: ${e.webgpu.adapter ? `adapter ${e.webgpu.adapter}; ${e.webgpu.note}.` : e.webgpu.note + "."}`,
+    "",
+    `**Default chosen from this: ${e.decision.default === "img" ? "`<img>`" : "in-browser"}.** ${e.decision.rule}. ` +
+      `WASM with a warm model vs \`<img>\` from a warm edge cache: ${e.decision.wasm_warm_vs_img_cold}; vs \`<img>\` with the edge drawing every face: ${e.decision.wasm_warm_vs_img_edge_miss}.`,
+  ].join("\n");
+  return { heading: EMBED_HEADING, body, summary: { modes: Object.fromEntries(Object.entries(e.modes as Record<string, Json>).map(([k, m]) => [k, m.all_painted_ms])), default: e.decision.default } };
+}
+
+/** `md` with its embed section replaced by `section` (or inserted before "## Caveats", else appended). */
+export function spliceSection(md: string, section: { heading: string; body: string }): string {
+  const text = `## ${section.heading}\n\n${section.body}\n`;
+  const start = md.indexOf(`## ${section.heading}`);
+  if (start >= 0) {
+    const end = md.indexOf("\n## ", start + 3);
+    return md.slice(0, start) + text + (end < 0 ? "" : md.slice(end + 1));
+  }
+  const caveats = md.indexOf("\n## Caveats");
+  return caveats < 0 ? `${md.trimEnd()}\n\n${text}` : `${md.slice(0, caveats + 1)}${text}\n${md.slice(caveats + 1)}`;
 }
