@@ -1,5 +1,6 @@
-// `npm run bench [-- --skip edge,origin,openvino,models,quant,load --load-duration 30 --load-connections 200 --report-only]`
-// Runs every benchmark in turn (edge, origin, origin vs OpenVINO, models report, quantization, load), then writes docs/benchmarks.md
+// `npm run bench [-- --skip edge,origin,openvino,models,quant,load,embed --load-duration 30 --load-connections 200 --report-only]`
+// Runs every benchmark in turn (edge, origin, origin vs OpenVINO, models report, quantization, load, the page cost of
+// <seed-face>), then writes docs/benchmarks.md
 // from bench/results/*.json: machine, versions, every table, and the ratios side by side. --report-only rebuilds
 // the report from the JSON already there. The quantization variant study (bench/results/quant-variants-<id>.json,
 // made from `npm run quantize -- --keep-variants`) is kept when it holds more variants than a plain re-run would
@@ -81,6 +82,8 @@ function main() {
       else process.stderr.write(`\n=== [quant] kept bench/results/quant-variants-${modelId}.json (${quantVariantCount()} variants); --quant re-runs it\n`);
     }
     run("load", "npx", ["tsx", "bench/load.ts", "--duration", arg("load-duration", "30"), "--connections", arg("load-connections", "200")]);
+    // 20 <seed-face> on a page in headless Chromium: <img> vs in-browser WASM / WebGPU, FFHQ model.
+    if (existsSync(join(REPO, "models/ffhq/manifest.json"))) run("embed", "npx", ["tsx", "bench/embed.ts"]);
   }
   const machine = { cpus: cpus().length, cpu: cpus()[0]?.model ?? "unknown", memory_gib: +(totalmem() / 2 ** 30).toFixed(1), loadavg: loadavg() };
   const { markdown, summary } = renderReport(REPO, modelId, { machine, versions: versions(), steps });

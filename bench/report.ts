@@ -287,7 +287,7 @@ export function spliceSection(md: string, section: { heading: string; body: stri
   const start = md.indexOf(`## ${section.heading}`);
   if (start >= 0) {
     const end = md.indexOf("\n## ", start + 3);
-    return md.slice(0, start) + text + (end < 0 ? "" : md.slice(end + 1));
+    return md.slice(0, start) + text + (end < 0 ? "" : `\n${md.slice(end + 1)}`);
   }
   const caveats = md.indexOf("\n## Caveats");
   return caveats < 0 ? `${md.trimEnd()}\n\n${text}` : `${md.slice(0, caveats + 1)}${text}\n${md.slice(caveats + 1)}`;

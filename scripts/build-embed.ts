@@ -80,7 +80,7 @@ function copyModels(): void {
   const manifest = JSON.parse(readFileSync(join(srcDir, "manifest.json"), "utf8")) as {
     version: string;
     resolution: number;
-    networks: Record<string, { files: Record<string, string>; edge_precision?: string } | null>;
+    networks: Record<string, { files: Record<string, string>; edge_precision?: string; serving?: { edge_max_size?: number } } | null>;
     files?: { path: string; sha256?: string; bytes?: number }[];
   };
   const student = manifest.networks.student;
@@ -103,10 +103,13 @@ function copyModels(): void {
   const files: Record<string, string> = {};
   for (const f of wanted) {
     const entry = manifest.files?.find((e) => e.path === f);
-    files[f] = copyChecked(join(srcDir, f), join(dst, f), { sha256: entry?.sha256, bytes: entry?.bytes }).sha256.slice(0, 16);
+    files[f] = copyChecked(join(srcDir, f), join(dst, f), { sha256: entry?.sha256, bytes: entry?.bytes }).sha256;
   }
+  // files: name -> full SHA-256, checked by the browser on download and on every read from Cache Storage.
+  // max_size: the largest size the edge draws itself; <seed-face> leaves larger sizes to the edge's <img>.
   writeFileSync(join(out, "embed/models.json"), JSON.stringify({
-    default: id, version: manifest.version, resolution: manifest.resolution, path: `/${rel}/`, files,
+    default: id, version: manifest.version, resolution: manifest.resolution,
+    max_size: student.serving?.edge_max_size ?? manifest.resolution, path: `/${rel}/`, files,
   }));
   log(`model ${id} ${manifest.version}: ${Object.keys(files).join(", ")}`);
 }

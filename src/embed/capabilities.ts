@@ -1,16 +1,30 @@
 // What this browser can do, probed once per page.
 
-let webgpu: Promise<boolean> | undefined;
+export type WebGPUKind = "hardware" | "software" | null;
 
-/** True when navigator.gpu gives a real adapter (a software adapter counts: it renders correctly). */
-export function hasWebGPU(): Promise<boolean> {
+interface AdapterLike {
+  isFallbackAdapter?: boolean;
+  info?: { vendor?: string; architecture?: string; description?: string; isFallbackAdapter?: boolean };
+}
+
+let webgpu: Promise<WebGPUKind> | undefined;
+
+/**
+ * The WebGPU adapter navigator.gpu gives: "hardware", "software" (a fallback / CPU adapter such as SwiftShader:
+ * correct, but bench:embed measured it ~100x slower per face than WASM), or null without one.
+ */
+export function webGPUAdapter(): Promise<WebGPUKind> {
   webgpu ??= (async () => {
-    const gpu = (navigator as Navigator & { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
-    if (!gpu) return false;
+    const gpu = (navigator as Navigator & { gpu?: { requestAdapter(): Promise<AdapterLike | null> } }).gpu;
+    if (!gpu) return null;
     try {
-      return (await gpu.requestAdapter()) !== null;
+      const a = await gpu.requestAdapter();
+      if (!a) return null;
+      const text = `${a.info?.vendor ?? ""} ${a.info?.architecture ?? ""} ${a.info?.description ?? ""}`.toLowerCase();
+      const software = a.isFallbackAdapter === true || a.info?.isFallbackAdapter === true || /swiftshader|llvmpipe|lavapipe|software/.test(text);
+      return software ? "software" : "hardware";
     } catch {
-      return false;
+      return null;
     }
   })();
   return webgpu;

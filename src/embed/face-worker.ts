@@ -1,8 +1,9 @@
-// The render worker: one per page and path. Loads ORT and the model once, then renders faces one at a time with
-// the same pipeline as the edge (src/shared/face.ts), so the same seed gives the same face.
+// The render worker: one per page and path. Loads ORT and the model once (Cache Storage, else one download), then
+// renders faces one at a time with the same pipeline and the same level choice as the edge (src/shared/face.ts,
+// edgeDrawLevel; one session per level over the pruned graph, ort-runner.ts), so the same seed gives the same face.
 import { renderFacePixels } from "../shared/face.js";
 import type { Manifest } from "../shared/manifest.js";
-import { parseManifest } from "../shared/manifest.js";
+import { edgeDrawLevel, edgeMaxSize, parseManifest } from "../shared/manifest.js";
 import type { FromWorker, InitRequest, RenderRequest, ToWorker } from "./messages.js";
 import { ModelStore } from "./model-store.js";
 import { OrtRunner, loadOrt } from "./ort-runner.js";
@@ -25,7 +26,10 @@ async function init(req: InitRequest): Promise<{ m: Manifest; runner: OrtRunner 
   scope.postMessage({
     type: "ready",
     path: req.path,
-    model: { id: m.id, version: m.version, resolution: m.resolution, defaultPsi: m.truncation.default_psi, precision: runner.precision },
+    model: {
+      id: m.id, version: m.version, resolution: m.resolution, maxSize: edgeMaxSize(m) ?? m.resolution,
+      defaultPsi: m.truncation.default_psi, precision: runner.precision,
+    },
     initMs: performance.now() - t0,
   });
   return { m, runner };
@@ -35,7 +39,9 @@ async function render(req: RenderRequest): Promise<void> {
   try {
     const { m, runner } = await model!;
     const t0 = performance.now();
-    const rgb = await renderFacePixels(runner, m, { kind: "face", seed: req.seed, size: req.size, psi: req.psi, model: "student" });
+    // The level the edge draws this size from (its serving table; above its edge_max_size, that level upscaled).
+    const level = edgeDrawLevel(m, req.size).output;
+    const rgb = await renderFacePixels(runner, m, { kind: "face", seed: req.seed, size: req.size, psi: req.psi, model: "student" }, { output: level });
     const n = req.size * req.size;
     const rgba = new Uint8ClampedArray(n * 4);
     for (let i = 0; i < n; i++) {
@@ -45,7 +51,8 @@ async function render(req: RenderRequest): Promise<void> {
       rgba[4 * i + 3] = 255;
     }
     started = true;
-    scope.postMessage({ type: "face", id: req.id, width: req.size, height: req.size, rgba: rgba.buffer, ms: performance.now() - t0 }, [rgba.buffer]);
+    scope.postMessage({ type: "face", id: req.id, width: req.size, height: req.size, rgba: rgba.buffer, ms: performance.now() - t0, level, inputs: [...runner.lastStudentInputs] },
+      [rgba.buffer]);
   } catch (e) {
     scope.postMessage({ type: "render-error", id: req.id, message: errorText(e) });
   }

@@ -23,6 +23,8 @@ export interface ModelInfo {
   id: string;
   version: string;
   resolution: number;
+  /** Largest size the edge draws itself (serving.edge_max_size), else the model's resolution. */
+  maxSize: number;
   defaultPsi: number;
   precision: string;
 }
@@ -45,6 +47,10 @@ export interface FaceMessage {
   /** RGBA, width * height * 4 bytes (transferred). */
   rgba: ArrayBuffer;
   ms: number;
+  /** The student output (level) it was drawn from, as the edge picks it (edgeDrawLevel). */
+  level: string;
+  /** The inputs fed to that level's pruned graph. */
+  inputs: string[];
 }
 export interface RenderErrorMessage {
   type: "render-error";

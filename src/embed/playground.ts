@@ -139,6 +139,8 @@ function renderEmbedDemo(): void {
     const fig = document.createElement("figure");
     const face = document.createElement("seed-face");
     face.setAttribute("seed", seed);
+    // mode="browser": drawn in this browser (the default, auto, shows the edge's image: docs/embed.md).
+    face.setAttribute("mode", "browser");
     face.setAttribute("size", String(modelResolution > 0 ? Math.min(96, modelResolution) : 96));
     face.setAttribute("label", `Avatar for ${seed}`);
     const cap = document.createElement("figcaption");

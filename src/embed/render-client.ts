@@ -9,6 +9,9 @@ export interface FaceImage {
   rgba: Uint8ClampedArray<ArrayBuffer>;
   /** Inference + post-processing time in the worker. */
   ms: number;
+  /** Student output it was drawn from, and the inputs fed to that level's pruned graph. */
+  level: string;
+  inputs: string[];
 }
 
 const INIT_TIMEOUT_MS = 90_000;
@@ -62,7 +65,7 @@ export class FaceRenderer {
           const p = this.pending.get(m.id);
           if (!p) return;
           this.pending.delete(m.id);
-          if (m.type === "face") p.resolve({ width: m.width, height: m.height, rgba: new Uint8ClampedArray(m.rgba), ms: m.ms });
+          if (m.type === "face") p.resolve({ width: m.width, height: m.height, rgba: new Uint8ClampedArray(m.rgba), ms: m.ms, level: m.level, inputs: m.inputs });
           else p.reject(new Error(m.message));
         }
       });

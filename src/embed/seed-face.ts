@@ -1,14 +1,16 @@
-// <seed-face seed="alice" size="96" psi="0.7" mode="auto|server|wasm|webgpu" label="Alice">
-// auto: WebGPU in the browser when navigator.gpu gives an adapter, else WASM in the browser for sizes up to the
-// model's resolution, else an <img> from the edge. Nothing loads before the element nears the viewport.
+// <seed-face seed="alice" size="96" psi="0.7" mode="auto|server|browser|wasm|webgpu" label="Alice">
+// auto (the default): an <img> from the edge: measured on a page of 20 avatars, fetching the images was ~10x faster
+// than drawing them in the browser even with the model cached (docs/embed.md, bench/embed.ts). browser: in the browser
+// (WebGPU on a hardware adapter, else WASM) for sizes the edge draws itself, else the <img>.
+// wasm / webgpu: force that in-browser path. Nothing loads before the element nears the viewport.
 import { DEFAULT_PSI, DEFAULT_SIZE, SIZE_MAX, SIZE_MIN, round2 } from "../shared/params.js";
-import { hasWasm, hasWebGPU } from "./capabilities.js";
+import { hasWasm, webGPUAdapter } from "./capabilities.js";
 import { faceUrl } from "./face-url.js";
 import type { ClientPath, RenderPath } from "./messages.js";
 import { FaceRenderer } from "./render-client.js";
 
-export type Mode = "auto" | "server" | "wasm" | "webgpu";
-const MODES: readonly Mode[] = ["auto", "server", "wasm", "webgpu"];
+export type Mode = "auto" | "server" | "browser" | "wasm" | "webgpu";
+const MODES: readonly Mode[] = ["auto", "server", "browser", "wasm", "webgpu"];
 
 export interface RenderedDetail {
   path: RenderPath;
@@ -16,11 +18,16 @@ export interface RenderedDetail {
   ms: number;
   /** Why a client path fell back to the server, if it did. */
   fallback?: string;
+  /** In-browser paths: the student output (level) drawn, as the edge picks it, and the inputs fed to its pruned graph. */
+  level?: string;
+  inputs?: string[];
 }
 
 interface BrowserModel {
   default: string | null;
   resolution?: number;
+  /** Largest size the edge draws itself (older builds: absent, use resolution). */
+  max_size?: number;
 }
 
 const STYLE = `:host{display:inline-block;position:relative;overflow:hidden;vertical-align:middle;background:#8882;
@@ -110,13 +117,18 @@ export class SeedFace extends HTMLElement {
 
   private async choosePath(): Promise<RenderPath> {
     const mode = this.mode;
-    if (mode === "server") return "server";
+    // auto: the edge's image. bench/embed.ts measured 20 avatars per page with in-browser WASM (cold and with the
+    // model in Cache Storage) and WebGPU (SwiftShader) against <img> (edge cache cold and warm, browser cache cold
+    // and warm): the images were painted first, except against an edge drawing all 20 itself, where warm WASM was
+    // about even (docs/embed.md, "Choosing the default").
+    if (mode === "server" || mode === "auto") return "server";
     const model = await browserModel(SeedFace.base);
     if (!model.default || !hasWasm()) return "server";
     if (mode === "webgpu" || mode === "wasm") return mode;
-    // Above the model's native resolution the edge (or its origin) renders better than an upscale here.
-    if (this.size > (model.resolution ?? 0)) return "server";
-    return (await hasWebGPU()) ? "webgpu" : "wasm";
+    // browser: above the largest size the edge draws itself, the edge (or its origin) renders better than an
+    // upscale here. WebGPU only on a hardware adapter: a software one (SwiftShader) was far slower than WASM.
+    if (this.size > (model.max_size ?? model.resolution ?? 0)) return "server";
+    return (await webGPUAdapter()) === "hardware" ? "webgpu" : "wasm";
   }
 
   private async load(): Promise<void> {
@@ -128,8 +140,8 @@ export class SeedFace extends HTMLElement {
     const path = await this.choosePath();
     if (gen !== this.generation) return;
     if (path === "server") return this.showImg(seed, gen, t0);
-    // auto: if WebGPU cannot start here, WASM is next, then the edge.
-    const paths: ClientPath[] = path === "webgpu" && this.mode === "auto" ? ["webgpu", "wasm"] : [path];
+    // browser: if WebGPU cannot start here, WASM is next, then the edge.
+    const paths: ClientPath[] = path === "webgpu" && this.mode === "browser" ? ["webgpu", "wasm"] : [path];
     const why: string[] = [];
     for (const p of paths) {
       try {
@@ -142,7 +154,7 @@ export class SeedFace extends HTMLElement {
         canvas.height = face.height;
         canvas.getContext("2d")!.putImageData(new ImageData(face.rgba, face.width, face.height), 0, 0);
         this.replaceContent(canvas);
-        this.done(p, t0, why.length ? why.join("; ") : undefined);
+        this.done(p, t0, why.length ? why.join("; ") : undefined, { level: face.level, inputs: face.inputs });
         return;
       } catch (e) {
         if (gen !== this.generation) return;
@@ -174,8 +186,8 @@ export class SeedFace extends HTMLElement {
     this.root.append(el);
   }
 
-  private done(path: RenderPath, t0: number, fallback?: string): void {
-    const detail: RenderedDetail = { path, ms: Math.round(performance.now() - t0), ...(fallback ? { fallback } : {}) };
+  private done(path: RenderPath, t0: number, fallback?: string, drawn?: { level: string; inputs: string[] }): void {
+    const detail: RenderedDetail = { path, ms: Math.round(performance.now() - t0), ...(fallback ? { fallback } : {}), ...(drawn ?? {}) };
     this.setAttribute("data-path", path);
     this.setAttribute("data-state", "ready");
     this.dispatchEvent(new CustomEvent<RenderedDetail>("seedface:render", { detail, bubbles: true }));

@@ -300,3 +300,14 @@ export function sessionExtra(m: Manifest, precision: string): Record<string, Rec
 export function edgeSizes(m: Manifest): number[] {
   return edgeLevels(m).map((l) => l.size);
 }
+
+/**
+ * The level the edge draws a student face of `size` from when it draws it itself and nothing degrades it (the
+ * memory guard's plan without an origin, src/edge/memory-guard.ts): levelForSize, except that sizes above
+ * `serving.edge_max_size` come from the level serving edge_max_size, upscaled. The browser (`<seed-face>` in
+ * wasm/webgpu mode) draws from this level, so a seed gives the edge's face.
+ */
+export function edgeDrawLevel(m: Manifest, size: number): Level {
+  const max = edgeMaxSize(m);
+  return levelForSize(m, max !== null && size > max ? max : size);
+}

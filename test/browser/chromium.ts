@@ -14,6 +14,8 @@ export const ARTIFACTS = join(REPO, "test-artifacts");
 
 export interface Browser {
   context: BrowserContext;
+  /** The profile directory (each Chromium process of this browser has it in its --user-data-dir). */
+  profile: string;
   /** console.error messages and uncaught page errors, from every page of the context. */
   errors: string[];
   newPage(): Promise<Page>;
@@ -39,6 +41,7 @@ export async function launch(opts: { webgpu?: boolean } = {}): Promise<Browser> 
   context.on("page", watch);
   return {
     context,
+    profile,
     errors,
     newPage: () => context.newPage(),
     close: async () => {

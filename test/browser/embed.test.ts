@@ -95,10 +95,10 @@ describe("embed routes", () => {
     const idx = (await (await fetch(`${w.url}/embed/models.json`)).json()) as { default: string; path: string; files: Record<string, string> };
     expect(idx.default).toBeTruthy();
     expect(Object.keys(idx.files)).toContain("manifest.json");
-    for (const [file, sha16] of Object.entries(idx.files)) {
+    for (const [file, sha256] of Object.entries(idx.files)) {
       const res = await fetch(`${w.url}${idx.path}${file}`);
       expect(res.status, file).toBe(200);
-      expect(createHash("sha256").update(new Uint8Array(await res.arrayBuffer())).digest("hex").slice(0, 16), file).toBe(sha16);
+      expect(createHash("sha256").update(new Uint8Array(await res.arrayBuffer())).digest("hex"), file).toBe(sha256);
     }
   });
 
@@ -117,31 +117,32 @@ describe("in Chromium without WebGPU", () => {
   beforeAll(async () => { b = await launch(); });
   afterAll(async () => b?.close());
 
-  it("<seed-face> renders with WASM in auto mode, lazily, with one model download per page, matching the edge", async () => {
-    const many = Array.from({ length: 16 }, (_, i) => `<seed-face id="m${i}" seed="many-${i}" size="32" psi="0.7"></seed-face>`).join("");
+  it("<seed-face mode=browser> renders with WASM, lazily, with one model download per page, matching the edge; auto is the edge's <img>", async () => {
+    const many = Array.from({ length: 16 }, (_, i) => `<seed-face id="m${i}" seed="many-${i}" size="32" psi="0.7" mode="browser"></seed-face>`).join("");
     const url = hostPage("component", `${RECORDER}
-      <seed-face id="auto" seed="alice" size="64" psi="0.7" label="Alice's avatar"></seed-face>
+      <seed-face id="wasm" seed="alice" size="64" psi="0.7" mode="browser" label="Alice's avatar"></seed-face>
       <seed-face id="server" seed="alice" size="64" psi="0.7" mode="server"></seed-face>
-      <seed-face id="big" seed="alice" size="${resolution + 72}" psi="0.7"></seed-face>
+      <seed-face id="auto" seed="alice" size="64" psi="0.7"></seed-face>
+      <seed-face id="big" seed="alice" size="${resolution + 72}" psi="0.7" mode="browser"></seed-face>
       <div>${many}</div>
       <div style="height: 5000px"></div>
-      <seed-face id="lazy" seed="lazy-one" size="64" psi="0.7"></seed-face>`);
+      <seed-face id="lazy" seed="lazy-one" size="64" psi="0.7" mode="browser"></seed-face>`);
     const page = await b.newPage();
     const requests: string[] = [];
     page.on("request", (r) => requests.push(r.url()));
     await page.goto(url);
 
-    expect(await waitForFace(page, "#auto")).toBe("ready");
-    expect(await page.getAttribute("#auto", "data-path")).toBe("wasm");
-    expect(await page.getAttribute("#auto", "role")).toBe("img");
-    expect(await page.getAttribute("#auto", "aria-label")).toBe("Alice's avatar");
-    const first = await renderedDetail(page, "#auto");
+    expect(await waitForFace(page, "#wasm")).toBe("ready");
+    expect(await page.getAttribute("#wasm", "data-path")).toBe("wasm");
+    expect(await page.getAttribute("#wasm", "role")).toBe("img");
+    expect(await page.getAttribute("#wasm", "aria-label")).toBe("Alice's avatar");
+    const first = await renderedDetail(page, "#wasm");
     timings.wasm_first_face_ms = first?.ms;
     console.log(`[browser] WASM: first face in ${first?.ms} ms (fresh profile: ORT + model download + session + render)`);
 
     // Same seed, same face as the edge: PSNR on decoded pixels.
     const edge = await serverFace("/face/alice.png?size=64&psi=0.70");
-    const client = await facePixels(page, "#auto");
+    const client = await facePixels(page, "#wasm");
     expect([client.width, client.height]).toEqual([64, 64]);
     const db = psnr(rgbOfPixels(client), rgbOf(edge));
     timings.wasm_psnr_db = Number.isFinite(db) ? db : "identical pixels";
@@ -149,12 +150,14 @@ describe("in Chromium without WebGPU", () => {
     expect(db).toBeGreaterThanOrEqual(30);
     expect(isNonBlank({ ...client })).toBe(true);
 
-    // mode=server is an <img> of the edge's PNG: the exact same pixels.
-    expect(await waitForFace(page, "#server")).toBe("ready");
-    expect(await page.getAttribute("#server", "data-path")).toBe("server");
-    expect(psnr(rgbOfPixels(await facePixels(page, "#server")), rgbOf(edge))).toBe(Infinity);
+    // mode=server, and the default (auto), are an <img> of the edge's PNG: the exact same pixels.
+    for (const sel of ["#server", "#auto"]) {
+      expect(await waitForFace(page, sel)).toBe("ready");
+      expect(await page.getAttribute(sel, "data-path")).toBe("server");
+      expect(psnr(rgbOfPixels(await facePixels(page, sel)), rgbOf(edge))).toBe(Infinity);
+    }
 
-    // Above the model's resolution, auto asks the edge.
+    // Above the largest size the edge draws itself, mode=browser asks the edge.
     expect(await waitForFace(page, "#big")).toBe("ready");
     expect(await page.getAttribute("#big", "data-path")).toBe("server");
     expect((await facePixels(page, "#big")).width).toBe(resolution + 72);
@@ -182,9 +185,9 @@ describe("in Chromium without WebGPU", () => {
     // restores the scroll position, leaving #auto off-screen and so, correctly, unloaded.)
     requests.length = 0;
     await page.goto(url);
-    expect(await waitForFace(page, "#auto")).toBe("ready");
+    expect(await waitForFace(page, "#wasm")).toBe("ready");
     expect(requests.filter((u) => u.endsWith(".onnx"))).toEqual([]);
-    timings.wasm_first_face_cached_model_ms = (await renderedDetail(page, "#auto"))?.ms;
+    timings.wasm_first_face_cached_model_ms = (await renderedDetail(page, "#wasm"))?.ms;
     expect(b.errors).toEqual([]);
     await page.close();
   });
@@ -233,8 +236,9 @@ describe("in Chromium with WebGPU (SwiftShader)", () => {
   beforeAll(async () => { b = await launch({ webgpu: true }); });
   afterAll(async () => b?.close());
 
-  it("<seed-face> renders with onnxruntime-web's WebGPU provider in auto mode, matching the edge", async (ctx) => {
-    const url = hostPage("webgpu", `${RECORDER}<seed-face id="auto" seed="alice" size="64" psi="0.7"></seed-face>`);
+  it("<seed-face mode=webgpu> renders with onnxruntime-web's WebGPU provider, matching the edge; mode=browser leaves a software adapter for WASM", async (ctx) => {
+    const url = hostPage("webgpu", `${RECORDER}<seed-face id="auto" seed="alice" size="64" psi="0.7" mode="webgpu"></seed-face>
+      <seed-face id="browser" seed="bob" size="64" psi="0.7" mode="browser"></seed-face>`);
     const page = await b.newPage();
     await page.goto(url);
     const adapter = await page.evaluate(async () => {
@@ -257,6 +261,9 @@ describe("in Chromium with WebGPU (SwiftShader)", () => {
     timings.webgpu_psnr_db = db;
     console.log(`[browser] WebGPU: first face in ${first?.ms} ms, PSNR vs edge ${db.toFixed(2)} dB`);
     expect(db).toBeGreaterThanOrEqual(30);
+    // SwiftShader is a software adapter: mode=browser draws with WASM there (bench:embed: far faster).
+    expect(await waitForFace(page, "#browser")).toBe("ready");
+    expect(await page.getAttribute("#browser", "data-path")).toBe(/swiftshader/i.test(adapter!) ? "wasm" : "webgpu");
     await screenshot(page, "seed-face-webgpu.png");
     expect(b.errors).toEqual([]);
     await page.close();

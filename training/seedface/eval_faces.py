@@ -23,7 +23,7 @@ variety); when no psi passes, the one with the highest detection rate. ``truncat
 ``--set-default-psi``.
 
 Writes training/reports/<model-id>_faces.json (``--out DIR`` or ``--out FILE.json``), ``.md`` and
-``_faces_grid.png`` (first 8 seeds: one row per psi, then the int8 student at the default psi; a red frame marks a
+``_faces_grid.jpg`` (first 8 seeds: one row per psi, then the int8 student at the default psi; a red frame marks a
 face the detector did not find). ``--write-manifest`` stores the compact figures in the manifest's ``metrics.faces``.
 """
 from __future__ import annotations
@@ -306,7 +306,7 @@ def output_paths(out: str | None, model_id: str) -> tuple[Path, Path, Path]:
         if out and not d.is_absolute() and not d.exists() and not d.parent.exists():
             d = REPO / d
         j = d / f"{model_id}_faces.json"
-    return j, j.with_suffix(".md"), j.with_name(j.stem + "_grid.png")
+    return j, j.with_suffix(".md"), j.with_name(j.stem + "_grid.jpg")
 
 
 def write_report(report: dict, grid: np.ndarray, out: str | None = None) -> dict:
@@ -314,7 +314,7 @@ def write_report(report: dict, grid: np.ndarray, out: str | None = None) -> dict
 
     j, md, png = output_paths(out, report["model"]["id"])
     j.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(grid).save(png)
+    Image.fromarray(grid).save(png, quality=90)
     j.write_text(json.dumps(report, indent=1) + "\n")
     md.write_text(markdown(report, png.name))
     return {"json": str(j), "md": str(md), "grid": str(png)}

@@ -234,7 +234,17 @@ def main(argv=None) -> int:
     seeds = [(f"heads-train/{i}", train_psi(i)) for i in range(a.train)]
     build_cache(student, mapping, mean, seeds, levels, cache, {512: a.train_512})
     history, t0 = {}, time.time()
+    partial = a.run / "heads.partial.pt"  # heads fitted so far: a stopped run resumes at the next level
+    done = {}
+    if partial.is_file():
+        ck = torch.load(partial)
+        if ck.get("args") == [a.train, a.train_512, a.steps, a.batch, a.lr]:
+            student.load_state_dict({k: v.float() for k, v in ck["state_dict"].items()}, strict=False)
+            done, history = ck["done"], ck["history"]
+            log(f"resuming: levels {sorted(done)} already fitted ({partial})")
     for k, lv in enumerate(levels):
+        if lv in done:
+            continue
         n = a.train_512 if lv == 512 else a.train
         hidden, target, w = load_cache(cache, n, lv)
         torch.manual_seed(1000 + k)
@@ -243,6 +253,9 @@ def main(argv=None) -> int:
         log(f"level {lv}: {hidden.shape[0]} faces, final train-batch median PSNR {hist[-1]['psnr_db']:.2f} dB "
             f"({time.time() - t0:.0f} s)")
         del hidden, target, w
+        done[lv] = True
+        torch.save({"args": [a.train, a.train_512, a.steps, a.batch, a.lr], "done": done, "history": history,
+                    "state_dict": heads_state(student, levels)}, partial)
     meta = {"release": rel.label, "release_synthesis_sha256": rel.synthesis_bin_sha256, "levels": levels,
             "train_faces": a.train, "train_faces_512": a.train_512, "steps": a.steps, "batch": a.batch, "lr": a.lr,
             "threads": a.threads, "seeds": "heads-train/<i>, psi 0.5 + 0.5 * frac(i * golden ratio)",

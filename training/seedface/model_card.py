@@ -135,8 +135,20 @@ Edge files: `student_int8.onnx` + `mapping_int8.onnx`, weight-only int8,
 def _faces_section(faces) -> str:
     if not faces:
         return "_Not measured yet: run `npm run eval:faces -- models/ffhq --write-manifest`._"
-    import json
-    return "```json\n" + json.dumps(faces, indent=1)[:3000] + "\n```"
+    rows = [f"{faces['seeds']} seeds ({faces['seed_names']}) at {faces['size']} px (drawn from {faces['output']}), judged "
+            f"by {faces['judge']}; look-alike = a pair of different seeds closer than {faces['threshold']}.", "",
+            "| psi | faces detected | look-alike pairs |", "|---|---|---|"]
+    for r in faces["psi"]:
+        rows.append(f"| {r['psi']} | {r['detection_rate']:.1%} | {r['lookalike_rate']:.1%} |")
+    q = faces.get("int8")
+    if q:
+        d = q["distance_vs_fp32"]
+        rows += ["", f"Edge int8 vs origin fp32, same seed (psi {q['psi']}): descriptor distance median {d['median']:.3f}, "
+                 f"p90 {d['p90']:.3f}, max {d['max']:.3f} over {d['n']} faces (target median <= 0.2); int8 detection "
+                 f"{q['detection_rate']:.1%}."]
+    rows += ["", f"Default psi: see the manifest's `truncation.default_psi`; the judge's rule ({faces['rule']}) "
+             f"suggests {faces['recommended_psi']}."]
+    return "\n".join(rows)
 
 
 if __name__ == "__main__":

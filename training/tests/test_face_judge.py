@@ -193,9 +193,9 @@ def test_eval_faces_end_to_end(tmp_path):
     assert q["available"] and q["psi"] == 0.7 and q["session_config"] == {"session.disable_quant_qdq": "1"}
     assert q["distance_vs_fp32"]["n"] >= 2 and len(q["per_seed"]) == 4
     assert q["distance_vs_fp32"]["max"] < 0.2, q["distance_vs_fp32"]  # weight-only int8: the same person
-    assert (out / "faces64_faces.md").is_file() and (out / "faces64_faces_grid.png").is_file()
+    assert (out / "faces64_faces.md").is_file() and (out / "faces64_faces_grid.jpg").is_file()
     from PIL import Image
-    with Image.open(out / "faces64_faces_grid.png") as g:
+    with Image.open(out / "faces64_faces_grid.jpg") as g:
         assert g.size == (4 * 130 + 2, 2 * 130 + 2)  # 4 seeds x (psi 0.7 row + int8 row), 128 px + 2 px gaps
     after = mf.load(model)
     mf.validate(after, model)
