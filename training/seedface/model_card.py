@@ -71,8 +71,13 @@ def _serving_table(man: dict) -> str:
     rows = sv.get("sizes") or []
     if not rows:
         return "_No serving table: each size renders from the smallest level at or above it._"
+    meas = sv.get("measured", {})
     out = [f"The edge draws sizes up to {sv.get('edge_max_size')} px; larger ones come from the origin (fp32, "
-           "up to 1024).", "", "| sizes up to | drawn from | median PSNR vs 1024 | median same-person distance |",
+           "up to 1024). Each size is drawn from the cheapest level whose face, area-downsampled, matches the 1024 "
+           f"face downsampled to that size ({meas.get('seeds')} seeds at psi {meas.get('psi')}; "
+           "`npm run report:heads`, full table in `training/reports/<id>_heads.md`). The fitted heads alone do not "
+           "draw the same person at their own level (median distance 0.35-0.48), so small sizes come from larger "
+           "levels; a narrower edge student (issue 15) is the way to make them cheap.", "", "| sizes up to | drawn from | median PSNR vs 1024 | median same-person distance |",
            "|---|---|---|---|"]
     for r in rows:
         out.append(f"| {r['up_to']} | {r['output']} | {r.get('psnr_db', '-')} | {r.get('face_distance', '-')} |")

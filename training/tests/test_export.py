@@ -186,7 +186,9 @@ def test_committed_default_model():
     mf.validate(man, d)
     assert man["id"] == model_id
     if man["trained"]:
-        assert man["provenance"]["source"] == "trained-here" and man["training_data"]["licence"]
+        # Trained here (faces64) or imported from a release (ffhq): either way where it came from and its licence.
+        assert man["provenance"]["source"] in ("trained-here", "imported") and man["training_data"]["licence"]
+        assert man["provenance"]["from"]
     else:
         assert "untrained" in man["status"]
     st = man["networks"]["student"]
