@@ -1,8 +1,13 @@
-// Origin fallback against a real second server process speaking the contract (test/helpers/fake-origin.ts).
+// Origin fallback against a real second server process speaking the contract (test/helpers/fake-origin.ts). Most
+// of it goes through model=teacher (always drawn by the origin), so that part runs on an edge built for a model with
+// a teacher (faces64 while the default model, FFHQ, has none: test/helpers/models.ts edgeWithTeacher); the cache
+// tier and rate limiting run on the repository's build (the default model).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CACHE_HOST } from "../../src/edge/face-cache.js";
 import { canonicalKey, parseFaceRequest } from "../../src/shared/params.js";
 import { decodePng, isNonBlank, rgbOf } from "../helpers/png.js";
+import type { EdgeBuild } from "../helpers/models.js";
+import { edgeWithTeacher } from "../helpers/models.js";
 import type { FakeOrigin } from "../helpers/fake-origin.js";
 import { deadUrl, gradient, startFakeOrigin } from "../helpers/fake-origin.js";
 import type { WorkerHandle } from "../helpers/worker.js";
@@ -11,10 +16,12 @@ import { startWorker } from "../helpers/worker.js";
 const TOKEN = "s3cret-token";
 let origin: FakeOrigin;
 let dead: string;
+let teacherEdge: EdgeBuild;
 const workers: WorkerHandle[] = [];
 
+/** A worker on the model with a teacher, with an origin token and a short origin timeout. */
 async function worker(vars: Record<string, string>, extra: Parameters<typeof startWorker>[0] = {}) {
-  const w = await startWorker({ ...extra, vars: { ORIGIN_TOKEN: TOKEN, ORIGIN_TIMEOUT_MS: "1500", ...vars } });
+  const w = await startWorker({ distDir: teacherEdge.dist, assetsDir: teacherEdge.assets, ...extra, vars: { ORIGIN_TOKEN: TOKEN, ORIGIN_TIMEOUT_MS: "1500", ...vars } });
   workers.push(w);
   return w;
 }
@@ -25,6 +32,7 @@ async function get(w: WorkerHandle, path: string) {
 const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b));
 
 beforeAll(async () => {
+  teacherEdge = await edgeWithTeacher();
   origin = await startFakeOrigin(TOKEN);
   dead = await deadUrl();
 });
@@ -53,6 +61,7 @@ describe("origin fallback", () => {
   it("sizes above the model resolution go to the origin when one is configured", async () => {
     origin.mode = "ok";
     const w = await worker({ ORIGIN_URL: origin.url });
+    expect(teacherEdge.manifest.resolution).toBeLessThan(512);
     const { res, bytes } = await get(w, "/face/big.png?size=512");
     expect(res.headers.get("x-face-source")).toBe("origin");
     expect(decodePng(bytes).width).toBe(512);
@@ -143,8 +152,9 @@ describe("second cache tier and rate limiting", () => {
     expect(first.res.headers.get("x-face-source")).toBe("edge");
     const objects = await (await w.mf.getR2Bucket("FACES")).list();
     expect(objects.objects.length).toBe(1);
-    const model = (await (await fetch(`${w.url}/v1/models`)).json()) as { models: { id: string; version: string }[] };
-    const key = canonicalKey(parseFaceRequest("r2.png", new URLSearchParams("size=32"), { psi: 0.7 }), model.models[0]!.id, model.models[0]!.version);
+    const model = (await (await fetch(`${w.url}/v1/models`)).json()) as { models: { id: string; version: string; params: { psi: { default: number } } }[] };
+    const { id, version, params } = model.models[0]!;
+    const key = canonicalKey(parseFaceRequest("r2.png", new URLSearchParams("size=32"), { psi: params.psi.default }), id, version);
     const caches = await w.mf.getCaches();
     expect(await caches.default.delete(CACHE_HOST + key)).toBe(true);
     const second = await get(w, "/face/r2.png?size=32");

@@ -1,7 +1,10 @@
 // Integration: the built worker (dist/) in real workerd via Miniflare, over real HTTP.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
+import { edgeMaxSize, levelForSize } from "../../src/shared/manifest.js";
+import { SIZE_MAX, SIZE_MIN } from "../../src/shared/params.js";
 import { encodePng } from "../../src/shared/png.js";
+import { modelManifest } from "../helpers/models.js";
 import { decodePng, isNonBlank, rgbOf } from "../helpers/png.js";
 import type { WorkerHandle } from "../helpers/worker.js";
 import { startWorker } from "../helpers/worker.js";
@@ -9,7 +12,7 @@ import { startWorker } from "../helpers/worker.js";
 let w: WorkerHandle;
 let info: {
   resolution: number;
-  levels: { size: number; estimated_wasm_bytes: number; within_budget: boolean; at_edge: boolean }[];
+  levels: { size: number; output: string; estimated_wasm_bytes: number; within_budget: boolean; at_edge: boolean }[];
   defaultPsi: number;
   label: string;
   hasTeacher: boolean;
@@ -24,6 +27,17 @@ async function get(path: string, init?: RequestInit) {
 const json = async (r: Response | Promise<Response>): Promise<any> => (await r).json();
 const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b));
 
+/**
+ * The smallest request size the edge draws from `output` (the manifest's serving table, else the plain rule: a
+ * level's own size), up to its edge_max_size; undefined when no size renders from it.
+ */
+function smallestSizeFrom(output: string): number | undefined {
+  const m = modelManifest(); // what the build bundled (test/origin/origin-edge.test.ts checks that they agree)
+  const max = Math.min(SIZE_MAX, edgeMaxSize(m) ?? SIZE_MAX);
+  for (let s = SIZE_MIN; s <= max; s++) if (levelForSize(m, s).output === output) return s;
+  return undefined;
+}
+
 beforeAll(async () => {
   w = await startWorker();
   const models = await json(fetch(`${w.url}/v1/models`));
@@ -34,9 +48,11 @@ afterAll(async () => w?.dispose());
 
 describe("GET /face/:seed.png", () => {
   it("serves valid, non-blank PNGs of exactly the requested size with the documented headers", async () => {
-    // Every level the edge draws within its budget, and (for a small model) a size above the model's resolution.
-    const edgeLevels = info.levels.filter((l) => l.size >= 16 && l.at_edge && l.within_budget).map((l) => l.size);
-    const sizes = [...new Set([16, 40, ...edgeLevels, ...(info.resolution + 20 <= 1024 ? [info.resolution + 20] : [])])];
+    // A size drawn from every level the edge draws within its budget, and (for a small model) a size above the model's
+    // resolution.
+    const edgeLevels = info.levels.filter((l) => l.at_edge && l.within_budget).map((l) => smallestSizeFrom(l.output));
+    expect(edgeLevels.filter((s) => s !== undefined).length).toBeGreaterThan(1);
+    const sizes = [...new Set([16, 40, ...edgeLevels.filter((s) => s !== undefined), ...(info.resolution + 20 <= 1024 ? [info.resolution + 20] : [])])];
     for (const size of sizes) {
       const { res, bytes } = await get(`/face/alice@example.com.png?size=${size}`);
       expect(res.status, `size ${size}`).toBe(200);
@@ -115,7 +131,7 @@ describe("GET /face/:seed.png", () => {
     const fresh = await startWorker();
     try {
       for (const s of seeds) {
-        const p = `/face/${s.startsWith("a%") ? s : encodeURIComponent(s)}.png?size=40`;
+        const p = `/face/${s.startsWith("a%") ? s : encodeURIComponent(s)}.png?size=20`;
         const a = await get(p);
         const b = new Uint8Array(await (await fetch(fresh.url + p)).arrayBuffer());
         expect(a.res.status).toBe(200);
@@ -268,21 +284,27 @@ describe("info routes", () => {
 
 describe("memory guard", () => {
   it("with a budget below a level, renders the largest level within budget, upscaled and marked degraded", async () => {
-    const levels = [...info.levels].sort((a, b) => a.size - b.size);
+    // Levels the edge draws that some request size renders from (with a serving table, not every level does).
+    const levels = [...info.levels].filter((l) => l.at_edge && smallestSizeFrom(l.output) !== undefined).sort((a, b) => a.size - b.size);
     expect(levels.length).toBeGreaterThan(1);
-    const top = levels[levels.length - 1]!, below = levels[levels.length - 2]!;
+    // A budget between the first such level of 64 px or more (the largest, for a smaller model) and the one below it:
+    // small levels keep this quick on a large model, and the guard's arithmetic is the same for every level.
+    const at64 = levels.findIndex((l) => l.size >= 64);
+    const i = at64 < 0 ? levels.length - 1 : Math.max(1, at64);
+    const top = levels[i]!, below = levels[i - 1]!;
+    const [topSize, belowSize] = [smallestSizeFrom(top.output)!, smallestSizeFrom(below.output)!];
     const budgetMb = (below.estimated_wasm_bytes + (top.estimated_wasm_bytes - below.estimated_wasm_bytes) / 2) / 2 ** 20;
     expect(top.estimated_wasm_bytes).toBeGreaterThan(below.estimated_wasm_bytes);
     const small = await startWorker({ vars: { EDGE_WASM_BUDGET_MB: String(budgetMb) } });
     try {
-      const r = await fetch(`${small.url}/face/alice.png?size=${top.size}`);
+      const r = await fetch(`${small.url}/face/alice.png?size=${topSize}`);
       expect(r.status).toBe(200);
-      expect(r.headers.get("x-face-degraded")).toMatch(new RegExp(`${below.size}px`));
+      expect(r.headers.get("x-face-degraded")).toMatch(new RegExp(`level ${top.size}px exceeds the edge memory budget; student ${below.size}px`));
       expect(r.headers.get("cache-control")).toBe("public, max-age=60");
       const img = decodePng(new Uint8Array(await r.arrayBuffer()));
-      expect([img.width, img.height]).toEqual([top.size, top.size]);
+      expect([img.width, img.height]).toEqual([topSize, topSize]);
       expect(isNonBlank(img)).toBe(true);
-      const ok = await fetch(`${small.url}/face/alice.png?size=${below.size}`);
+      const ok = await fetch(`${small.url}/face/alice.png?size=${belowSize}`);
       expect(ok.headers.get("x-face-degraded")).toBeNull();
       const none = await startWorker({ vars: { EDGE_WASM_BUDGET_MB: "1" } });
       try {

@@ -1,6 +1,8 @@
 // Abuse and secrets: per-client limiting of cache misses (Workers Rate Limiting binding MISS_LIMITER, simulated by
 // Miniflare), the origin token never leaving the edge or the origin (logs, errors, responses), and no part of a
-// request (Host header, absolute-form target, seed, query) choosing where the edge connects.
+// request (Host header, absolute-form target, seed, query) choosing where the edge connects. The token and URL
+// checks send model=teacher (always fetched from the origin), so they run on an edge built for a model with a
+// teacher, against a real origin on the same model (faces64 while the default model, FFHQ, has none).
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { readFileSync } from "node:fs";
@@ -8,9 +10,10 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodePng } from "../helpers/png.js";
+import type { EdgeBuild } from "../helpers/models.js";
 import { REPO } from "../helpers/worker.js";
 import type { OriginProcess } from "../origin/origin-process.js";
-import { startOrigin, TOKEN as ORIGIN_TOKEN } from "../origin/origin-process.js";
+import { startTeacherOrigin, teacherEdge, TOKEN as ORIGIN_TOKEN } from "../origin/origin-process.js";
 import type { FaultyOrigin } from "./faulty-origin.js";
 import { startFaultyOrigin } from "./faulty-origin.js";
 import type { HardenedWorker } from "./hardened-worker.js";
@@ -19,6 +22,8 @@ import { hit, jsonError, rawRequest, startHardenedWorker } from "./hardened-work
 const SECRET = "tok-Zq8vN3xLw0PpR5sYk2Hd";
 const workers: HardenedWorker[] = [];
 let faulty: FaultyOrigin;
+/** The edge build on the teacher origin's model. */
+let edge: EdgeBuild;
 
 async function worker(opts: Parameters<typeof startHardenedWorker>[0]) {
   const w = await startHardenedWorker(opts);
@@ -28,7 +33,10 @@ async function worker(opts: Parameters<typeof startHardenedWorker>[0]) {
 
 beforeAll(async () => {
   faulty = await startFaultyOrigin(SECRET);
+  edge = await teacherEdge();
 });
+/** A worker on the teacher model's build. */
+const teacherWorker = (vars: Record<string, string>) => worker({ vars, distDir: edge.dist, assetsDir: edge.assets });
 afterAll(async () => {
   for (const w of workers) await w.dispose();
   await faulty?.close();
@@ -93,7 +101,7 @@ describe("rate limiting of cache misses (MISS_LIMITER)", () => {
 describe("the origin token stays secret", () => {
   let real: OriginProcess;
   beforeAll(async () => {
-    real = await startOrigin();
+    real = await startTeacherOrigin();
   });
   afterAll(async () => {
     await real?.stop();
@@ -105,9 +113,9 @@ describe("the origin token stays secret", () => {
       seen.push(JSON.stringify([...res.headers]), new TextDecoder("latin1").decode(await res.arrayBuffer()));
       return res.status;
     };
-    const wrong = await worker({ vars: { ORIGIN_URL: faulty.url, ORIGIN_TOKEN: "not-the-" + SECRET, ORIGIN_TIMEOUT_MS: "600", ORIGIN_BREAKER_FAILURES: "1000" } });
-    const right = await worker({ vars: { ORIGIN_URL: faulty.url, ORIGIN_TOKEN: SECRET, ORIGIN_TIMEOUT_MS: "600", ORIGIN_BREAKER_FAILURES: "1000", EDGE_WASM_BUDGET_MB: "1" } });
-    const edgeToReal = await worker({ vars: { ORIGIN_URL: real.url, ORIGIN_TOKEN: ORIGIN_TOKEN, ORIGIN_TIMEOUT_MS: "30000" } });
+    const wrong = await teacherWorker({ ORIGIN_URL: faulty.url, ORIGIN_TOKEN: "not-the-" + SECRET, ORIGIN_TIMEOUT_MS: "600", ORIGIN_BREAKER_FAILURES: "1000" });
+    const right = await teacherWorker({ ORIGIN_URL: faulty.url, ORIGIN_TOKEN: SECRET, ORIGIN_TIMEOUT_MS: "600", ORIGIN_BREAKER_FAILURES: "1000", EDGE_WASM_BUDGET_MB: "1" });
+    const edgeToReal = await teacherWorker({ ORIGIN_URL: real.url, ORIGIN_TOKEN: ORIGIN_TOKEN, ORIGIN_TIMEOUT_MS: "30000" });
     for (const w of [wrong, right]) {
       for (const fault of ["none", "error500", "notpng", "truncated", "wrongsize", "cut"] as const) {
         faulty.fault = fault;
@@ -165,7 +173,7 @@ describe("no URL from the request reaches fetch", () => {
 
   it("Host header, absolute-form targets, forwarding headers, seeds and parameters naming another server are ignored", async () => {
     faulty.fault = "none";
-    const w = await worker({ vars: { ORIGIN_URL: faulty.url, ORIGIN_TOKEN: SECRET } });
+    const w = await teacherWorker({ ORIGIN_URL: faulty.url, ORIGIN_TOKEN: SECRET });
     const c = new URL(canary.url);
     const before = faulty.requests.length;
     const heads = [

@@ -1,36 +1,35 @@
 // Fault injection between the edge (real workerd) and an origin (a real HTTP server failing on demand), and a
 // broken R2 binding: the edge always answers (degraded where it can, 503 JSON + Retry-After where it cannot),
-// never serves or keeps bad bytes, keeps degraded faces only briefly, and recovers by itself.
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+// never serves or keeps bad bytes, keeps degraded faces only briefly, and recovers by itself. Teacher faces are what
+// the edge always asks the origin for, so the worker is built for a model with a teacher (faces64 while the default
+// model, FFHQ, has none: test/helpers/models.ts edgeWithTeacher).
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { EdgeBuild } from "../helpers/models.js";
+import { edgeWithTeacher } from "../helpers/models.js";
 import { decodePng, isNonBlank, rgbOf } from "../helpers/png.js";
-import { REPO } from "../helpers/worker.js";
 import type { Fault, FaultyOrigin } from "./faulty-origin.js";
 import { startFaultyOrigin } from "./faulty-origin.js";
 import type { HardenedWorker } from "./hardened-worker.js";
 import { hit, jsonError, startHardenedWorker } from "./hardened-worker.js";
 
 const TOKEN = "faults-token-7f3a9c";
-/** A size above the bundled model's resolution: the origin draws it when one is configured. */
-const ABOVE = Math.min(1024, 2 * bundledResolution() + 8);
+/** A size above the edge model's resolution: the origin draws it when one is configured (set in beforeAll). */
+let ABOVE = 0;
 const IMMUTABLE = "public, max-age=31536000, immutable";
 let origin: FaultyOrigin;
+let edge: EdgeBuild;
 const workers: HardenedWorker[] = [];
 
 async function worker(vars: Record<string, string>, r2?: "ok" | "broken") {
-  const w = await startHardenedWorker({ vars: { ORIGIN_URL: origin.url, ORIGIN_TOKEN: TOKEN, ORIGIN_TIMEOUT_MS: "1000", ...vars }, r2 });
+  const w = await startHardenedWorker({
+    vars: { ORIGIN_URL: origin.url, ORIGIN_TOKEN: TOKEN, ORIGIN_TIMEOUT_MS: "1000", ...vars }, r2, distDir: edge.dist, assetsDir: edge.assets,
+  });
   workers.push(w);
   return w;
 }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b));
 const maxAge = (cc: string | null) => Number(/max-age=(\d+)/.exec(cc ?? "")?.[1] ?? NaN);
-
-function bundledResolution(): number {
-  const id = (JSON.parse(readFileSync(join(REPO, "models/default.json"), "utf8")) as { default: string }).default;
-  return (JSON.parse(readFileSync(join(REPO, "models", id, "manifest.json"), "utf8")) as { resolution: number }).resolution;
-}
 
 function expectDegradedFace(res: Response, bytes: Uint8Array, size: number, what: string) {
   expect(res.status, what).toBe(200);
@@ -44,6 +43,9 @@ function expectDegradedFace(res: Response, bytes: Uint8Array, size: number, what
 }
 
 beforeAll(async () => {
+  edge = await edgeWithTeacher();
+  expect(edge.manifest.networks.teacher).toBeDefined();
+  ABOVE = Math.min(1024, 2 * edge.manifest.resolution + 8);
   origin = await startFaultyOrigin(TOKEN);
 });
 beforeEach(() => {

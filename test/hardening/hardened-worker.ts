@@ -14,6 +14,10 @@ export interface HardenedOptions {
   r2?: "ok" | "broken";
   /** MISS_LIMITER with this many misses per client per 60 s. */
   missLimit?: number;
+  /** Another build's dry-run output (e.g. test/helpers/models.ts faces64Edge) instead of dist/. */
+  distDir?: string;
+  /** Its static assets directory (default: dist-assets/ when it exists; null for none). */
+  assetsDir?: string | null;
 }
 
 export interface HardenedWorker {
@@ -41,18 +45,20 @@ function tomlVars(): Record<string, string> {
 
 export async function startHardenedWorker(opts: HardenedOptions = {}): Promise<HardenedWorker> {
   const { compat, ...vars } = tomlVars();
+  const dist = opts.distDir ?? DIST;
+  const assetsDir = opts.assetsDir === undefined ? ASSETS_DIR : opts.assetsDir;
   let out = "";
   const collect = (s: Readable) => s.on("data", (d: Buffer) => (out += d.toString("utf8")));
   const main = {
     name: "seedface",
-    modules: distModules(DIST),
-    modulesRoot: DIST,
+    modules: distModules(dist),
+    modulesRoot: dist,
     compatibilityDate: compat,
     bindings: { ...vars, ...(opts.vars ?? {}) },
     ...(opts.r2 === "ok" ? { r2Buckets: ["FACES"] } : {}),
     ...(opts.r2 === "broken" ? { wrappedBindings: { FACES: { scriptName: "broken-r2" } } } : {}),
-    ...(existsSync(ASSETS_DIR)
-      ? { assets: { directory: ASSETS_DIR, binding: "ASSETS", routerConfig: { invoke_user_worker_ahead_of_assets: true, has_user_worker: true } } }
+    ...(assetsDir && existsSync(assetsDir)
+      ? { assets: { directory: assetsDir, binding: "ASSETS", routerConfig: { invoke_user_worker_ahead_of_assets: true, has_user_worker: true } } }
       : {}),
     ...(opts.missLimit ? { ratelimits: { MISS_LIMITER: { simple: { limit: opts.missLimit, period: 60 as const } } } } : {}),
   };

@@ -1,9 +1,11 @@
-// The origin as a real process over real HTTP: auth, every parameter error, PNG validity and size, headers,
-// conditional requests, models and health endpoints, teacher renders, morphs.
+// The origin as a real process over real HTTP, on the default model: auth, every parameter error, PNG validity and
+// size, headers, conditional requests, models and health endpoints, morphs; teacher renders on the model with a
+// teacher (faces64 while the default model, FFHQ, has none).
 import { PNG } from "pngjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { modelManifest } from "../helpers/models.js";
 import type { OriginProcess } from "./origin-process.js";
-import { startOrigin } from "./origin-process.js";
+import { startOrigin, startTeacherOrigin } from "./origin-process.js";
 
 let origin: OriginProcess;
 
@@ -172,17 +174,6 @@ describe("faces", () => {
     expect(decode(await res.arrayBuffer()).width).toBe(32);
   });
 
-  it("teacher renders a valid PNG that differs from the student's", async () => {
-    const t = await origin.fetch("/v1/face/grace.png?size=128&model=teacher");
-    expect(t.status).toBe(200);
-    expect(t.headers.get("x-face-model")).toMatch(/\/teacher-fp32$/);
-    const tp = decode(await t.arrayBuffer());
-    expect([tp.width, tp.height]).toEqual([128, 128]);
-    expect(spread(tp)).toBeGreaterThan(2);
-    const s = await origin.fetch("/v1/face/grace.png?size=128");
-    expect(Buffer.from(decode(await s.arrayBuffer()).data).equals(Buffer.from(tp.data))).toBe(false);
-  });
-
   it("morph: t=0 is seed A's face, t=1 seed B's, t=0.5 neither", async () => {
     const get = async (p: string) => {
       const r = await origin.fetch(p);
@@ -202,7 +193,33 @@ describe("faces", () => {
     expect(res.status).toBe(200);
     const body = (await res.json()) as { ep: string; models: { id: string; networks: Record<string, { file: string } | null> }[] };
     expect(body.ep).toBe("cpu");
+    expect(body.models[0]!.id).toBe(modelManifest().id); // the default model
     expect(body.models[0]!.networks.student!.file).toMatch(/\.onnx$/);
     expect(body.models[0]!.networks.mapping!.file).toMatch(/\.onnx$/);
+  });
+});
+
+describe("teacher", () => {
+  const defaultHasTeacher = !!modelManifest().networks.teacher;
+
+  it("on the default model without a teacher network, model=teacher is a 400 bad_model", async (ctx) => {
+    ctx.skip(defaultHasTeacher, "the default model has a teacher (rendered below)");
+    await expectError(await origin.fetch("/v1/face/grace.png?size=32&model=teacher"), 400, "bad_model");
+  });
+
+  it("renders a valid PNG that differs from the student's (on the model with a teacher)", async () => {
+    const t0 = defaultHasTeacher ? origin : await startTeacherOrigin();
+    try {
+      const t = await t0.fetch("/v1/face/grace.png?size=128&model=teacher");
+      expect(t.status).toBe(200);
+      expect(t.headers.get("x-face-model")).toMatch(/\/teacher-fp32$/);
+      const tp = decode(await t.arrayBuffer());
+      expect([tp.width, tp.height]).toEqual([128, 128]);
+      expect(spread(tp)).toBeGreaterThan(2);
+      const s = await t0.fetch("/v1/face/grace.png?size=128");
+      expect(Buffer.from(decode(await s.arrayBuffer()).data).equals(Buffer.from(tp.data))).toBe(false);
+    } finally {
+      if (t0 !== origin) await t0.stop();
+    }
   });
 });

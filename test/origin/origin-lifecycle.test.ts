@@ -1,11 +1,13 @@
 // The origin under load and across its lifetime, as real processes: micro-batching gives the same bytes as
 // batch-1 renders and as a restarted server, the bounded queue answers 503 + Retry-After without crashing,
-// per-request timeouts, SIGTERM finishes in-flight work before exiting, and bad start-up settings fail clearly.
+// per-request timeouts, SIGTERM finishes in-flight work before exiting, and bad start-up settings fail clearly. On
+// the default model; the teacher's batching on the model with a teacher (faces64 while the default has none).
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { PNG } from "pngjs";
 import { describe, expect, it } from "vitest";
-import { ROOT, startOrigin } from "./origin-process.js";
+import { modelManifest } from "../helpers/models.js";
+import { modelsWithTeacher, ROOT, startOrigin } from "./origin-process.js";
 
 const SEEDS = ["ada", "bea", "cy", "dot", "eve", "fay"];
 
@@ -15,12 +17,19 @@ function batchOf(res: Response): number {
 }
 
 describe("determinism and batching", () => {
-  it("micro-batched renders are byte-identical to batch-1 renders in a restarted server", async () => {
-    const a = await startOrigin(["--batch-window-ms", "250", "--max-batch", "8"]);
+  // The default model's student, and the teacher on the model with one (faces64 while the default has none).
+  const runs: [string, () => string[], string[]][] = modelManifest().networks.teacher
+    ? [["the default model, student and teacher", () => [], ["?size=64", "?size=128&model=teacher"]]]
+    : [
+      ["the default model's student", () => [], ["?size=32"]],
+      ["the teacher model's teacher", () => ["--models", modelsWithTeacher()], ["?size=128&model=teacher"]],
+    ];
+  it.each(runs)("micro-batched renders are byte-identical to batch-1 renders in a restarted server (%s)", async (_name, models, paths) => {
+    const a = await startOrigin([...models(), "--batch-window-ms", "250", "--max-batch", "8"]);
     const batched = new Map<string, Buffer>();
     let maxBatch = 0;
     try {
-      for (const path of ["?size=64", "?size=128&model=teacher"]) {
+      for (const path of paths) {
         const responses = await Promise.all(SEEDS.map((s) => a.fetch(`/v1/face/${s}.png${path}`)));
         for (const [i, r] of responses.entries()) {
           expect(r.status).toBe(200);
@@ -33,7 +42,7 @@ describe("determinism and batching", () => {
     }
     expect(maxBatch).toBeGreaterThan(1);
 
-    const b = await startOrigin(["--max-batch", "1", "--lru-bytes", "0"]);
+    const b = await startOrigin([...models(), "--max-batch", "1", "--lru-bytes", "0"]);
     try {
       for (const [key, bytes] of batched) {
         const [seed, path] = [key.slice(0, key.indexOf("?")), key.slice(key.indexOf("?"))];

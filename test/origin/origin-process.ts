@@ -4,9 +4,11 @@ import type { ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import type { EdgeBuild } from "../helpers/models.js";
+import { edgeBuildFor, faces64Models, hasFaces64Teacher, teacherOnDisk } from "../helpers/models.js";
 
 export const ROOT = resolve(import.meta.dirname, "..", "..");
-/** Models root of the repository (what the edge bundles), unless overridden. */
+/** Models root of the repository (what the edge bundles), unless overridden; startOrigin's default. */
 export const MODELS = process.env.SEEDFACE_TEST_MODELS ?? join(ROOT, "models");
 export const TOKEN = "test-token-0123456789abcdef";
 
@@ -19,19 +21,26 @@ interface ManifestLite {
 }
 
 /**
- * A models root whose default model has a teacher. The committed untrained default leaves teacher.onnx out (size),
- * so when it is missing, the same model is re-exported with its teacher by the tool that made it
- * (`seedface.make_default --with-teacher`, deterministic: fixed torch seed) into a temp folder, cached by the
- * student's hash, and checked to have byte-identical mapping and student files, so the edge (which bundles the
- * committed model) and the origin draw from the same networks.
+ * A models root whose default model has a teacher (its file on disk), for origin tests of model=teacher:
+ * - the repository's models root when its default model has one;
+ * - a default made by `seedface.make_default` without teacher.onnx (size) is re-exported with its teacher by the tool
+ *   that made it (`--with-teacher`, deterministic: fixed torch seed) into a temp folder, cached by the student's hash,
+ *   and checked to have byte-identical mapping and student files, so the edge (which bundles the committed model) and
+ *   the origin draw from the same networks;
+ * - otherwise (an imported default such as FFHQ, which has no teacher network) faces64, the model with a teacher
+ *   (test/helpers/models.ts faces64Models); pair it with an edge built for the same root (edgeBuildFor).
  */
 export function modelsWithTeacher(): string {
   const root = MODELS;
   const id = (JSON.parse(readFileSync(join(root, "default.json"), "utf8")) as { default: string }).default;
   const man = JSON.parse(readFileSync(join(root, id, "manifest.json"), "utf8")) as ManifestLite;
-  if (man.networks.teacher) return root;
+  if (man.networks.teacher && teacherOnDisk(join(root, id))) return root;
   const preset = /seedface\.make_default --preset (\S+)/.exec(man.provenance?.from ?? "")?.[1];
-  if (!preset) throw new Error(`${root}/${id} has no teacher and was not made by seedface.make_default: cannot test teacher renders`);
+  if (!preset) {
+    if (hasFaces64Teacher) return faces64Models();
+    throw new Error(`${root}/${id} has no teacher and was not made by seedface.make_default, and models/faces64 has no teacher.onnx ` +
+      "(`npm run models:faces64` makes it): cannot test teacher renders");
+  }
   const sha = (f: string) => man.files.find((x) => x.path === f)?.sha256 ?? "";
   const out = join(tmpdir(), `seedface-origin-teacher-${id}-${man.version}-${sha("student_fp32.onnx").slice(0, 16)}`);
   if (!existsSync(join(out, "default.json"))) {
@@ -66,13 +75,16 @@ export interface OriginProcess {
   fetch(path: string, init?: RequestInit & { token?: string | null }): Promise<Response>;
 }
 
-/** Starts the origin on the repository's model plus its teacher (see modelsWithTeacher); flags override defaults. */
+/**
+ * Starts the origin on the repository's default model (`--models` in `flags` picks another models root, e.g.
+ * modelsWithTeacher(); `--model <id>` another model of it); flags override defaults.
+ */
 export async function startOrigin(flags: string[] = [], env: Record<string, string> = {}): Promise<OriginProcess> {
   const dir = mkdtempSync(join(tmpdir(), "origin-test-"));
   const tokenFile = join(dir, "token");
   writeFileSync(tokenFile, TOKEN + "\n");
   const args = ["--import", "tsx", join(ROOT, "src/origin/main.ts"), "--port", "0", "--host", "127.0.0.1",
-    "--models", modelsWithTeacher(), "--token-file", tokenFile, "--threads", "1", "--ep", "cpu", ...flags];
+    "--models", MODELS, "--token-file", tokenFile, "--threads", "1", "--ep", "cpu", ...flags];
   const proc = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   const logs: string[] = [];
   const exited = new Promise<number | null>((r) => proc.on("exit", (code) => r(code)));
@@ -118,4 +130,14 @@ export async function startOrigin(flags: string[] = [], env: Record<string, stri
       return fetch(url + path, { ...rest, headers });
     },
   };
+}
+
+/** The origin on a model with a teacher (modelsWithTeacher: faces64 while the default has none); flags as startOrigin's. */
+export function startTeacherOrigin(flags: string[] = [], env: Record<string, string> = {}): Promise<OriginProcess> {
+  return startOrigin(["--models", modelsWithTeacher(), ...flags], env);
+}
+
+/** The edge worker built for the teacher origin's model (the repository's build when that is the default model). */
+export function teacherEdge(): Promise<EdgeBuild> {
+  return edgeBuildFor(modelsWithTeacher());
 }
