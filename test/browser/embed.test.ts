@@ -1,7 +1,6 @@
 // The browser side, end to end: the built worker (dist/ + dist-assets/) in real workerd via Miniflare, Debian's
 // Chromium via playwright-core, real HTTP, real PNG decoding (pngjs). Screenshots go to test-artifacts/.
 import { createHash } from "node:crypto";
-import { execSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
@@ -13,7 +12,10 @@ import { REPO, startWorker } from "../helpers/worker.js";
 import type { Browser, FacePixels } from "./chromium.js";
 import { ARTIFACTS, facePixels, hostServer, launch, screenshot, waitForFace } from "./chromium.js";
 import type { OriginProcess } from "../origin/origin-process.js";
-import { TOKEN, startOrigin } from "../origin/origin-process.js";
+import { TOKEN, startTeacherOrigin } from "../origin/origin-process.js";
+import { buildWithEmbed, linkedModels } from "../helpers/embed-build.js";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
 
 let w: WorkerHandle;
 let host: Awaited<ReturnType<typeof hostServer>>;
@@ -41,11 +43,13 @@ async function renderedDetail(page: Page, selector: string): Promise<{ path: str
 // Records every seedface:render event by element id, so tests can read timings.
 const RECORDER = `<script>window.__rendered={};addEventListener("seedface:render",e=>{window.__rendered["#"+e.target.id]=e.detail})</script>`;
 
+// These tests are about the component on the small trained model (native 64 px, with a teacher for the playground's
+// side by side); test/browser/embed-ffhq.test.ts covers the default FFHQ model.
+let f64: { dist: string; assets: string };
 beforeAll(async () => {
-  if (!existsSync(join(REPO, "dist/index.js")) || !existsSync(join(REPO, "dist-assets/embed.js"))) {
-    execSync("npm run build", { cwd: REPO, stdio: "inherit" });
-  }
-  w = await startWorker();
+  const tmp = mkdtempSync(join(tmpdir(), "seedface-embed-faces64-"));
+  f64 = await buildWithEmbed(join(tmp, "build"), linkedModels(join(tmp, "models"), "faces64", join(REPO, "models/faces64")));
+  w = await startWorker({ distDir: f64.dist, assetsDir: f64.assets });
   host = await hostServer();
   const models = (await (await fetch(`${w.url}/v1/models`)).json()) as { models: { resolution: number }[] };
   resolution = models.models[0]!.resolution;
@@ -275,8 +279,8 @@ describe("playground with an origin configured", () => {
   let edge: WorkerHandle;
   let b: Browser;
   beforeAll(async () => {
-    origin = await startOrigin();
-    edge = await startWorker({ vars: { ORIGIN_URL: origin.url, ORIGIN_TOKEN: TOKEN } });
+    origin = await startTeacherOrigin();
+    edge = await startWorker({ distDir: f64.dist, assetsDir: f64.assets, vars: { ORIGIN_URL: origin.url, ORIGIN_TOKEN: TOKEN } });
     b = await launch();
   });
   afterAll(async () => {
