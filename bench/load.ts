@@ -34,6 +34,17 @@ const SIZES = [32, 64, 64, 128, 128, 128];
 
 type Scenario = "edge" | "origin" | "origin-killed";
 
+// Origin-bound traffic: model=teacher where the default model has a teacher; otherwise (ffhq) a size above the
+// edge's edge_max_size, which the edge forwards to the origin.
+const DEFAULT_MANIFEST = (() => {
+  const id = (JSON.parse(readFileSync(join(REPO, "models/default.json"), "utf8")) as { default: string }).default;
+  return JSON.parse(readFileSync(join(REPO, "models", id, "manifest.json"), "utf8")) as {
+    networks: { teacher?: unknown; student: { serving?: { edge_max_size?: number } } };
+  };
+})();
+const HAS_TEACHER = Boolean(DEFAULT_MANIFEST.networks.teacher);
+const ORIGIN_SIZE = Math.min(1024, 2 * (DEFAULT_MANIFEST.networks.student.serving?.edge_max_size ?? 256));
+
 /** Request mix: 80% from a pool of repeated seeds, 20% never seen before. */
 function mixer(scenario: Scenario, tag: string) {
   let fresh = 0;
@@ -44,7 +55,10 @@ function mixer(scenario: Scenario, tag: string) {
     let size = SIZES[Math.floor(Math.random() * SIZES.length)]!;
     let model = "student";
     const r = Math.random();
-    if (withOrigin && r < 0.1) model = "teacher";
+    if (withOrigin && r < 0.1) {
+      if (HAS_TEACHER) model = "teacher";
+      else size = ORIGIN_SIZE;
+    }
     else if (withOrigin && r < 0.15) size = 256;
     return `/face/${encodeURIComponent(seed)}.png?size=${size}${model === "teacher" ? "&model=teacher" : ""}`;
   };
