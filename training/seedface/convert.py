@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import hashlib
 import os
 import pickle
 import shutil
@@ -28,6 +27,8 @@ import tempfile
 import warnings
 import zipfile
 from pathlib import Path
+
+from seedface.manifest import sha256_file
 
 IGNORED_PREFIXES = ("loss.", "inception.")
 LIGHTNING_PREFIXES = ("mapping_net.", "synthesis_net.", "student.")
@@ -41,13 +42,6 @@ class ConvertError(Exception):
 def log(msg: str) -> None:
     print(f"[convert] {msg}", flush=True)
 
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 # ---------------------------------------------------------------------------------------------------------------

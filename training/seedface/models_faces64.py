@@ -13,13 +13,13 @@ saying what differs. An existing teacher.onnx that already matches is left alone
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys
 from pathlib import Path
 
 from .data import repo_root
+from .manifest import sha256_file
 
 MODEL_DIR = repo_root() / "models" / "faces64"
 CHECKPOINT = repo_root() / "training" / "checkpoints" / "faces64" / "teacher.pt"
@@ -33,13 +33,6 @@ class ModelsError(RuntimeError):
 def log(msg: str) -> None:
     print(f"[models:faces64] {msg}", flush=True)
 
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def teacher_entry(manifest: dict, manifest_path: Path) -> dict:

@@ -23,7 +23,8 @@ from pathlib import Path
 from . import manifest as mf
 from .convert import ConvertError, convert
 from .data import repo_root
-from .release_wheel import PINNED, sha256_file
+from .manifest import sha256_file
+from .release_wheel import PINNED
 
 DOWNLOADS = repo_root() / "training" / "downloads"
 ORIGIN_FILES = ("mapping.onnx", "student_fp32.onnx", "release_noise.bin")

@@ -5,7 +5,6 @@ The pinned release (what `npm run models:ffhq` downloads and checks):
 from __future__ import annotations
 
 import atexit
-import hashlib
 import shutil
 import tempfile
 import zipfile
@@ -13,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+
+from .manifest import sha256_file
 
 PINNED = {
     "package": "random-face",
@@ -29,13 +30,6 @@ NAMES = ("MappingNetwork", "SynthesisNetwork")
 class ReleaseFileError(ValueError):
     pass
 
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 @dataclass
