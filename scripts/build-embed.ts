@@ -93,7 +93,9 @@ function copyModels(): void {
   // the edge fetches from here when its weights are not bundled, see src/edge/gen-bundled-model.ts).
   // The teacher stays on the origin.
   const edgeFile = (net: { files: Record<string, string>; edge_precision?: string }) => net.files[net.edge_precision ?? "fp32"] ?? net.files.fp32!;
-  const wanted = ["manifest.json", edgeFile(manifest.networks.mapping!), edgeFile(student)];
+  const attributes = (manifest as { attributes?: { file?: string } }).attributes?.file;
+  // ... and the attribute directions when the model has them (src/shared/attributes.ts, ~30 KB).
+  const wanted = ["manifest.json", edgeFile(manifest.networks.mapping!), edgeFile(student), ...(attributes ? [attributes] : [])];
   // Versioned path (version + manifest hash, which covers every file's sha256): the files under it never change,
   // so browsers may cache them immutably even if a model is re-exported under the same version.
   const rel = modelAssetRel(srcDir, id, manifest.version);

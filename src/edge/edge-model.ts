@@ -10,7 +10,8 @@ import type { Level, Manifest } from "../shared/manifest.js";
 import { edgeFileBytes, edgeNetworkFile, foldsInt8Weights, parseManifest, sessionExtra, studentLevels } from "../shared/manifest.js";
 import { graphOutputs, pruneToOutputs } from "../shared/onnx-prune.js";
 import type { AssetFile } from "./bundled-model.generated.js";
-import { ASSET_FILES, BUNDLED_ERROR, BUNDLED_FILES, BUNDLED_MANIFEST } from "./bundled-model.generated.js";
+import { ASSET_FILES, BUNDLED_ATTRIBUTES, BUNDLED_ERROR, BUNDLED_FILES, BUNDLED_MANIFEST } from "./bundled-model.generated.js";
+import { parseAttributes, setModelAttributes } from "../shared/attributes.js";
 import type { GuardState, LiveSession } from "./memory-guard.js";
 import { baselineEstimate, sessionsToEvict } from "./memory-guard.js";
 import { createSession, ort, wasmMemoryBytes } from "./ort-runtime.js";
@@ -356,6 +357,8 @@ export function noModelReason(): string {
 export function edgeModel(): EdgeModel | null {
   if (cached === undefined) {
     cached = BUNDLED_MANIFEST === null ? null : new EdgeModel(parseManifest(BUNDLED_MANIFEST), BUNDLED_FILES, ASSET_FILES);
+    // The attribute directions were inlined (and checked against the manifest's sha256) at build time.
+    if (cached && BUNDLED_ATTRIBUTES) setModelAttributes(cached.manifest, parseAttributes(BUNDLED_ATTRIBUTES, cached.manifest.style_dim));
   }
   return cached;
 }

@@ -4,6 +4,7 @@ import type { Context } from "hono";
 import { HEADER_MODEL, HEADER_SOURCE } from "../shared/contract.js";
 import type { FaceSource } from "../shared/contract.js";
 import { HttpError } from "../shared/errors.js";
+import { checkAttributes, modelAttributes } from "../shared/attributes.js";
 import { finishPixels, renderPlanar } from "../shared/face.js";
 import { CACHE_DEGRADED, CACHE_IMMUTABLE, etagMatches, faceEtag, imageHeaders } from "../shared/http.js";
 import type { TimingEntry } from "../shared/http.js";
@@ -178,6 +179,7 @@ export async function handleFace(c: Context<{ Bindings: Env }>): Promise<Respons
   if (req.model === "teacher" && cfg.origins.length === 0) {
     throw new HttpError(400, "bad_model", "model=teacher is drawn by the origin and this edge has no origin configured; allowed here: student (see /v1/models)");
   }
+  checkAttributes(req.attributes, modelAttributes(model.manifest), `${model.manifest.id}@${model.manifest.version}`);
   const key = canonicalKey(req, model.manifest.id, model.manifest.version);
   const ifNoneMatch = c.req.header("if-none-match");
 

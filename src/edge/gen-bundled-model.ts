@@ -5,9 +5,11 @@
 // through ASSETS ("assets"). The worker reads names and shapes from that manifest only.
 // SEEDFACE_MODELS_DIR overrides the models directory (default ./models); SEEDFACE_EDGE_WEIGHTS = auto (default:
 // bundle when the edge files total <= BUNDLE_MAX_BYTES) | bundle | assets.
+import { createHash } from "node:crypto";
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { attributesEntry, parseAttributes } from "../shared/attributes.js";
 import type { Manifest } from "../shared/manifest.js";
 import { edgeNetworkFile, parseAnyManifest } from "../shared/manifest.js";
 import { copyChecked, modelAssetRel } from "./build-assets.js";
@@ -28,12 +30,25 @@ const assetFileType = "/** An edge file served from the static assets: URL path,
 
 function writeNone(reason: string): void {
   console.warn(`[gen-bundled-model] ${reason}: the worker will answer 503 no_model`);
-  write(`${header}export const BUNDLED_MANIFEST: unknown = null;\nexport const BUNDLED_ERROR: string | null = ${JSON.stringify(reason)};\nexport const BUNDLED_FILES: Record<string, ArrayBuffer> = {};\nexport const ASSET_FILES: Record<string, AssetFile> = {};\n${assetFileType}`);
+  write(`${header}export const BUNDLED_MANIFEST: unknown = null;\nexport const BUNDLED_ERROR: string | null = ${JSON.stringify(reason)};\nexport const BUNDLED_FILES: Record<string, ArrayBuffer> = {};\nexport const ASSET_FILES: Record<string, AssetFile> = {};\nexport const BUNDLED_ATTRIBUTES: unknown = null;\n${assetFileType}`);
 }
 
 function write(text: string): void {
   const old = existsSync(outFile) ? readFileSync(outFile, "utf8") : "";
   if (old !== text) writeFileSync(outFile, text);
+}
+
+/**
+ * The model's attribute directions (manifest `attributes`, src/shared/attributes.ts), inlined (~30 KB JSON) after
+ * checking the file against the manifest's sha256; null when the model has none.
+ */
+function attributesJson(dir: string, m: Manifest): unknown {
+  const entry = attributesEntry(m);
+  if (!entry) return null;
+  const bytes = readFileSync(resolve(dir, entry.file));
+  const sha = createHash("sha256").update(bytes).digest("hex");
+  if (sha !== entry.sha256) throw new Error(`${resolve(dir, entry.file)}: sha256 ${sha} does not match manifest.json (${entry.sha256})`);
+  return parseAttributes(JSON.parse(bytes.toString("utf8")), m.style_dim);
 }
 
 const defaultJson = resolve(modelsDir, "default.json");
@@ -85,6 +100,7 @@ if (!id || !manifest) {
       "",
     );
   }
+  lines.push(`export const BUNDLED_ATTRIBUTES: unknown = ${JSON.stringify(attributesJson(dir, m))};`, "");
   write(lines.join("\n"));
   const mb = (total / 1e6).toFixed(1);
   console.log(mode === "bundle"

@@ -1,6 +1,7 @@
 // The render worker: one per page and path. Loads ORT and the model once (Cache Storage, else one download), then
 // renders faces one at a time with the same pipeline and the same level choice as the edge (src/shared/face.ts,
 // edgeDrawLevel; one session per level over the pruned graph, ort-runner.ts), so the same seed gives the same face.
+import { attributesEntry, parseAttributes, setModelAttributes } from "../shared/attributes.js";
 import { renderFacePixels } from "../shared/face.js";
 import type { Manifest } from "../shared/manifest.js";
 import { edgeDrawLevel, edgeMaxSize, parseManifest } from "../shared/manifest.js";
@@ -22,6 +23,11 @@ async function init(req: InitRequest): Promise<{ m: Manifest; runner: OrtRunner 
   const t0 = performance.now();
   const [ort, store] = await Promise.all([loadOrt(req.base, req.path), ModelStore.open(req.base)]);
   const m = parseManifest(JSON.parse(new TextDecoder().decode(await store.bytes("manifest.json"))));
+  // Attribute directions, when the model has them and the build copied them (checked against models.json's hash).
+  const attrs = attributesEntry(m);
+  if (attrs && store.has(attrs.file)) {
+    setModelAttributes(m, parseAttributes(JSON.parse(new TextDecoder().decode(await store.bytes(attrs.file))), m.style_dim));
+  }
   const runner = await OrtRunner.create(ort, m, store, req.path);
   scope.postMessage({
     type: "ready",
@@ -41,7 +47,7 @@ async function render(req: RenderRequest): Promise<void> {
     const t0 = performance.now();
     // The level the edge draws this size from (its serving table; above its edge_max_size, that level upscaled).
     const level = edgeDrawLevel(m, req.size).output;
-    const rgb = await renderFacePixels(runner, m, { kind: "face", seed: req.seed, size: req.size, psi: req.psi, model: "student" }, { output: level });
+    const rgb = await renderFacePixels(runner, m, { kind: "face", seed: req.seed, size: req.size, psi: req.psi, model: "student", ...(req.attributes ? { attributes: req.attributes } : {}) }, { output: level });
     const n = req.size * req.size;
     const rgba = new Uint8ClampedArray(n * 4);
     for (let i = 0; i < n; i++) {

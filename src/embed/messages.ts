@@ -1,4 +1,5 @@
 // Messages between the page (render-client.ts) and the render worker (face-worker.ts).
+import type { AttributeOptions } from "../shared/attributes.js";
 
 /** Where a face is drawn: in the browser with onnxruntime-web (WebGPU or WASM), or by the edge as a PNG. */
 export type RenderPath = "webgpu" | "wasm" | "server";
@@ -16,6 +17,8 @@ export interface RenderRequest {
   seed: string;
   size: number;
   psi: number;
+  /** Attribute options (gender, age, age_min, expression), canonical (src/shared/attributes.ts). */
+  attributes?: AttributeOptions;
 }
 export type ToWorker = InitRequest | RenderRequest;
 

@@ -1,5 +1,7 @@
 // The playground at "/": faces from the edge with client-side latency, student vs teacher when the edge has an
 // origin, a morph between two seeds, and <seed-face> rendered in this browser.
+import type { AttributeOptions } from "../shared/attributes.js";
+import { ATTRIBUTE_OPTIONS, parseAttributeOptions } from "../shared/attributes.js";
 import { faceUrl, morphUrl } from "./face-url.js";
 import type { RenderedDetail } from "./seed-face.js";
 
@@ -45,8 +47,16 @@ function caption(t: Timed): string {
   return `${t.ms.toFixed(0)} ms${t.source ? ` · ${t.source}` : ""}${t.serverTiming ? ` · server: ${t.serverTiming}` : ""}`;
 }
 
-function params(): { size: number; psi: number } {
-  return { size: Number($<HTMLSelectElement>("size").value), psi: Number($<HTMLInputElement>("psi").value) };
+/** The attribute controls as URL options (empty = not asked; "Adults only" = the adult preset, age_min=18). */
+function attributes(): AttributeOptions {
+  const q = new URLSearchParams();
+  for (const k of ["gender", "age", "expression"]) q.set(k, $<HTMLSelectElement>(`attr-${k}`).value);
+  if ($<HTMLInputElement>("attr-adult").checked) q.set("age_min", "18");
+  return parseAttributeOptions(q);
+}
+
+function params(): { size: number; psi: number; attributes: AttributeOptions } {
+  return { size: Number($<HTMLSelectElement>("size").value), psi: Number($<HTMLInputElement>("psi").value), attributes: attributes() };
 }
 
 function randomSeed(): string {
@@ -119,7 +129,7 @@ function renderMorph(stripToo: boolean): void {
   const t = Number($<HTMLInputElement>("morph-t").value);
   $("morph-t-out").textContent = t.toFixed(2);
   const main = $<HTMLImageElement>("morph-main");
-  main.src = morphUrl(base, a, b, t, { size: 192, psi: params().psi });
+  main.src = morphUrl(base, a, b, t, { size: 192, psi: params().psi, attributes: attributes() });
   if (!stripToo) return;
   const strip = $("morph-strip");
   strip.textContent = "";
@@ -127,7 +137,7 @@ function renderMorph(stripToo: boolean): void {
     const img = document.createElement("img");
     img.alt = `Morph t=${ti}`;
     img.dataset.t = String(ti);
-    img.src = morphUrl(base, a, b, ti, { size: 96, psi: params().psi });
+    img.src = morphUrl(base, a, b, ti, { size: 96, psi: params().psi, attributes: attributes() });
     strip.appendChild(img);
   }
 }
@@ -143,6 +153,8 @@ function renderEmbedDemo(): void {
     face.setAttribute("mode", "browser");
     face.setAttribute("size", String(modelResolution > 0 ? Math.min(96, modelResolution) : 96));
     face.setAttribute("label", `Avatar for ${seed}`);
+    const attrs = attributes();
+    for (const k of ATTRIBUTE_OPTIONS) if (attrs[k] !== undefined) face.setAttribute(k === "age_min" ? "age-min" : k, String(attrs[k]));
     const cap = document.createElement("figcaption");
     cap.textContent = `${seed} · waiting`;
     face.addEventListener("seedface:render", (e) => {
@@ -169,6 +181,8 @@ function init(): void {
   psi.addEventListener("input", () => { $("psi-out").textContent = Number(psi.value).toFixed(2); });
   psi.addEventListener("change", () => { renderGrid(); renderCompare(); renderMorph(true); });
   $("morph-t").addEventListener("input", () => renderMorph(false));
+  $("attributes").addEventListener("submit", (e) => e.preventDefault());
+  $("attributes").addEventListener("change", () => { renderGrid(); renderCompare(); renderMorph(true); renderEmbedDemo(); });
   for (const id of ["morph-a", "morph-b"]) $(id).addEventListener("change", () => renderMorph(true));
   renderGrid();
   renderMorph(true);

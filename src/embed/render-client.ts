@@ -1,6 +1,8 @@
 // The page's one render worker per path (webgpu or wasm): every <seed-face> on the page shares it, so the model
 // is fetched and the ORT session created once per page, and rendering runs off the main thread. Requests queue in
 // the worker; identical requests share one result.
+import type { AttributeOptions } from "../shared/attributes.js";
+import { attributeQuery, hasAttributes } from "../shared/attributes.js";
 import type { ClientPath, FromWorker, ModelInfo, ToWorker } from "./messages.js";
 
 export interface FaceImage {
@@ -78,14 +80,15 @@ export class FaceRenderer {
     this.worker.postMessage(m);
   }
 
-  render(seed: string, size: number, psi: number): Promise<FaceImage> {
-    const key = JSON.stringify([seed, size, psi]);
+  render(seed: string, size: number, psi: number, attributes?: AttributeOptions): Promise<FaceImage> {
+    const attrs = hasAttributes(attributes) ? attributes : undefined;
+    const key = JSON.stringify([seed, size, psi, attributeQuery(attrs)]);
     let p = this.memo.get(key);
     if (!p) {
       p = this.ready.then(() => new Promise<FaceImage>((resolve, reject) => {
         const id = this.nextId++;
         this.pending.set(id, { resolve, reject });
-        this.post({ type: "render", id, seed, size, psi });
+        this.post({ type: "render", id, seed, size, psi, ...(attrs ? { attributes: attrs } : {}) });
       }));
       p.catch(() => this.memo.delete(key));
       this.memo.set(key, p);

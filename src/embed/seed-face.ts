@@ -1,13 +1,23 @@
-// <seed-face seed="alice" size="96" psi="0.7" mode="auto|server|browser|wasm|webgpu" label="Alice">
+// <seed-face seed="alice" size="96" psi="0.7" mode="auto|server|browser|wasm|webgpu" label="Alice"
+//            gender="female|male" age="child|young|adult|senior" age-min="18" expression="smile|neutral">
+// The attribute options are the URL API's (src/shared/attributes.ts): the same seed and options give the same face
+// on every path; an invalid value makes the element's state "error" (seedface:error, detail.message).
 // auto (the default): an <img> from the edge: measured on a page of 20 avatars, fetching the images was ~10x faster
 // than drawing them in the browser even with the model cached (docs/embed.md, bench/embed.ts). browser: in the browser
 // (WebGPU on a hardware adapter, else WASM) for sizes the edge draws itself, else the <img>.
 // wasm / webgpu: force that in-browser path. Nothing loads before the element nears the viewport.
+import type { AttributeOptions } from "../shared/attributes.js";
+import { parseAttributeOptions } from "../shared/attributes.js";
 import { DEFAULT_PSI, DEFAULT_SIZE, SIZE_MAX, SIZE_MIN, round2 } from "../shared/params.js";
 import { hasWasm, webGPUAdapter } from "./capabilities.js";
 import { faceUrl } from "./face-url.js";
 import type { ClientPath, RenderPath } from "./messages.js";
 import { FaceRenderer } from "./render-client.js";
+
+/** Element attribute -> URL option (age-min is the URL's age_min). */
+const FACE_ATTRIBUTES: readonly (readonly [string, string])[] = [
+  ["gender", "gender"], ["age", "age"], ["age-min", "age_min"], ["expression", "expression"], ["glasses", "glasses"],
+];
 
 export type Mode = "auto" | "server" | "browser" | "wasm" | "webgpu";
 const MODES: readonly Mode[] = ["auto", "server", "browser", "wasm", "webgpu"];
@@ -55,7 +65,7 @@ function lazyObserver(): IntersectionObserver {
 }
 
 export class SeedFace extends HTMLElement {
-  static readonly observedAttributes = ["seed", "size", "psi", "mode", "label"];
+  static readonly observedAttributes = ["seed", "size", "psi", "mode", "label", ...FACE_ATTRIBUTES.map((a) => a[0])];
   /** Directory the embed files come from (set by embed.ts from import.meta.url). */
   static base = "/";
 
@@ -79,6 +89,15 @@ export class SeedFace extends HTMLElement {
     const v = this.getAttribute("psi");
     const x = v === null || v.trim() === "" ? NaN : Number(v);
     return Number.isFinite(x) ? round2(Math.min(1, Math.max(0, x))) : undefined;
+  }
+  /** The attribute options (gender, age, age-min, expression, glasses) as the URL API parses them; throws on a bad value. */
+  get faceAttributes(): AttributeOptions {
+    const q = new URLSearchParams();
+    for (const [attr, opt] of FACE_ATTRIBUTES) {
+      const v = this.getAttribute(attr);
+      if (v !== null && v.trim() !== "") q.set(opt, v.trim());
+    }
+    return parseAttributeOptions(q);
   }
   get mode(): Mode {
     const m = this.getAttribute("mode") as Mode | null;
@@ -136,10 +155,18 @@ export class SeedFace extends HTMLElement {
     if (!seed) return;
     const gen = ++this.generation;
     const t0 = performance.now();
+    let attrs: AttributeOptions;
+    try {
+      attrs = this.faceAttributes;
+    } catch (e) {
+      this.setAttribute("data-state", "error");
+      this.dispatchEvent(new CustomEvent("seedface:error", { detail: { path: "none", message: e instanceof Error ? e.message : String(e) }, bubbles: true }));
+      return;
+    }
     this.setAttribute("data-state", "loading");
     const path = await this.choosePath();
     if (gen !== this.generation) return;
-    if (path === "server") return this.showImg(seed, gen, t0);
+    if (path === "server") return this.showImg(seed, gen, t0, undefined, attrs);
     // browser: if WebGPU cannot start here, WASM is next, then the edge.
     const paths: ClientPath[] = path === "webgpu" && this.mode === "browser" ? ["webgpu", "wasm"] : [path];
     const why: string[] = [];
@@ -147,7 +174,7 @@ export class SeedFace extends HTMLElement {
       try {
         const renderer = FaceRenderer.get(SeedFace.base, p);
         const model = await renderer.ready;
-        const face = await renderer.render(seed, this.size, this.psi ?? round2(model.defaultPsi ?? DEFAULT_PSI));
+        const face = await renderer.render(seed, this.size, this.psi ?? round2(model.defaultPsi ?? DEFAULT_PSI), attrs);
         if (gen !== this.generation) return;
         const canvas = document.createElement("canvas");
         canvas.width = face.width;
@@ -162,10 +189,10 @@ export class SeedFace extends HTMLElement {
       }
     }
     console.warn(`<seed-face>: rendering in the browser failed, using the edge (${why.join("; ")})`);
-    this.showImg(seed, gen, t0, why.join("; "));
+    this.showImg(seed, gen, t0, why.join("; "), attrs);
   }
 
-  private showImg(seed: string, gen: number, t0: number, fallback?: string): void {
+  private showImg(seed: string, gen: number, t0: number, fallback?: string, attributes?: AttributeOptions): void {
     const img = document.createElement("img");
     img.alt = this.getAttribute("aria-label") ?? "";
     img.width = img.height = this.size;
@@ -177,7 +204,7 @@ export class SeedFace extends HTMLElement {
       this.setAttribute("data-state", "error");
       this.dispatchEvent(new CustomEvent("seedface:error", { detail: { path: "server" }, bubbles: true }));
     });
-    img.src = faceUrl(SeedFace.base, seed, { size: this.size, psi: this.psi });
+    img.src = faceUrl(SeedFace.base, seed, { size: this.size, psi: this.psi, attributes });
     this.replaceContent(img);
   }
 

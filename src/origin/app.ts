@@ -4,6 +4,7 @@ import { Hono } from "hono";
 import type { Context } from "hono";
 import { CONTRACT_VERSION, HEADER_RENDER_MS, HEADER_REQUEST_ID, ORIGIN_FACE_PREFIX, ORIGIN_HEALTH_PATH, modelLabel } from "../shared/contract.js";
 import { HttpError, errorResponse } from "../shared/errors.js";
+import { checkAttributes, modelAttributes } from "../shared/attributes.js";
 import { renderFacePixels } from "../shared/face.js";
 import { etagMatches, faceEtag, imageHeaders } from "../shared/http.js";
 import { studentLevels } from "../shared/manifest.js";
@@ -189,6 +190,7 @@ export function createOriginApp(cfg: OriginConfig, model: LoadedModel, runner: B
         ? `model ${m.id}@${m.version}: this origin has no ${req.model} network loaded (${why}); use model=student`
         : `model ${m.id}@${m.version} has no ${req.model} network; use model=student`);
     }
+    checkAttributes(req.attributes, modelAttributes(m), `${m.id}@${m.version}`);
     const key = canonicalKey(req, m.id, m.version);
     const network = model.networks[req.model]!;
     // Same variant as the edge uses for origin-rendered faces, so both hand out one ETag per face.

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import type { FileEntry, Manifest, NetworkSpec } from "../shared/manifest.js";
 import { noiseInputs, parseManifest } from "../shared/manifest.js";
+import { attributesEntry, parseAttributes, setModelAttributes } from "../shared/attributes.js";
 import { graphPerOutput } from "../shared/onnx-prune.js";
 import type { NetworkName, SessionEntry } from "./batching-runner.js";
 import type { EpChoice } from "./config.js";
@@ -64,6 +65,13 @@ function prepareSynthesis(bytes: Uint8Array, net: NetworkSpec): { model: Uint8Ar
 export async function loadModel(dir: string, want: EpChoice, threads: number, log: Log): Promise<LoadedModel> {
   const manifest = parseManifest(JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")));
   const mappingBytes = readVerified(dir, manifest.networks.mapping.files.fp32!, manifest);
+  // Attribute directions (manifest `attributes`), checked against their sha256 like the weights.
+  const attrs = attributesEntry(manifest);
+  if (attrs) {
+    const got = createHash("sha256").update(readFileSync(join(dir, attrs.file))).digest("hex");
+    if (got !== attrs.sha256) throw new Error(`${join(dir, attrs.file)}: sha256 ${got} does not match manifest.json attributes (${attrs.sha256})`);
+    setModelAttributes(manifest, parseAttributes(JSON.parse(readFileSync(join(dir, attrs.file), "utf8")), manifest.style_dim));
+  }
   const provider = await chooseProvider(want, mappingBytes, threads);
   log("execution_provider", { ep: provider.ep, reason: provider.reason });
   const opts = sessionOptions(provider.ep, threads);

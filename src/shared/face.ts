@@ -1,6 +1,7 @@
 // The face pipeline over an abstract model runner (onnxruntime-web at the edge, onnxruntime-node at the origin,
 // the browser's ORT in the embed): z -> mapping -> truncation -> W+ broadcast -> synthesis with seeded noise ->
 // planar image -> exact size -> 8-bit RGB. Morph mixes two seeds' truncated w and noise (docs/determinism.md §4).
+import { applyModelAttributes } from "./attributes.js";
 import type { Manifest, NetworkSpec, NoiseInput } from "./manifest.js";
 import { fullOutput, levelForSize, noiseInputs, wInput } from "./manifest.js";
 import type { FaceRequest, Network } from "./params.js";
@@ -119,8 +120,9 @@ export async function renderPlanar(runner: ModelRunner, m: Manifest, req: FaceRe
   // Only the noise maps the runner's graph for this output reads (a pruned small head needs no 512x512 maps).
   const needed = runner.inputsFor ? new Set(await runner.inputsFor(req.model, output)) : null;
   const maps = noiseInputs(net).filter((n) => !needed || needed.has(n.name));
+  // Attribute options move each seed's truncated w (before the W+ broadcast and any morph mix; src/shared/attributes.ts).
   const inputs = async (seed: string) => ({
-    w: await styleFromSeed(runner, m, seed, req.psi),
+    w: applyModelAttributes(m, await styleFromSeed(runner, m, seed, req.psi), req.attributes),
     noise: await noiseForNetwork(net, seed, maps),
   });
   const mixed = req.kind === "morph"

@@ -2,6 +2,8 @@
 // Path: /face/<seed>.png or /face/<seedA>~<seedB>.png (morph). The seed is everything between "/face/" and the
 // final ".png", URL-decoded; %2F is part of the seed. Morph splits on the single *unencoded* "~" of the raw path,
 // so a literal "~" inside a seed must be sent as %7E.
+import type { AttributeOptions } from "./attributes.js";
+import { attributeQuery, hasAttributes, parseAttributeOptions } from "./attributes.js";
 import { HttpError } from "./errors.js";
 
 export type Network = "student" | "teacher";
@@ -20,6 +22,8 @@ interface Common {
   /** Truncation, rounded to 2 decimals. */
   psi: number;
   model: Network;
+  /** Attribute options (gender, age, age_min, expression, glasses; src/shared/attributes.ts), absent when none. */
+  attributes?: AttributeOptions;
 }
 export interface FaceParams extends Common {
   kind: "face";
@@ -119,6 +123,8 @@ export function parseFaceRequest(rawTail: string, query: URLSearchParams, defaul
     psi: parsePsi(query.get("psi"), defaults.psi ?? DEFAULT_PSI),
     model: parseModel(query.get("model")),
   };
+  const attributes = parseAttributeOptions(query);
+  if (hasAttributes(attributes)) common.attributes = attributes;
   if (seeds.length === 2) {
     return { kind: "morph", seedA: seeds[0]!, seedB: seeds[1]!, t: parseT(query.get("t")), ...common };
   }
@@ -130,13 +136,18 @@ export function encodeSeed(seed: string): string {
   return encodeURIComponent(seed).replace(/~/g, "%7E");
 }
 
-/** Canonical path + query of a request, without model version: "/face/a.png?size=128&psi=0.70&model=student". */
+/**
+ * Canonical path + query of a request, without model version: "/face/a.png?size=128&psi=0.70&model=student", then
+ * the attribute options when asked ("&gender=female&age_min=18", canonical order).
+ */
 export function canonicalPath(req: FaceRequest): string {
   const q = `size=${req.size}&psi=${req.psi.toFixed(2)}&model=${req.model}`;
+  const attrs = attributeQuery(req.attributes);
+  const a = attrs ? `&${attrs}` : "";
   if (req.kind === "morph") {
-    return `${FACE_PREFIX}${encodeSeed(req.seedA)}~${encodeSeed(req.seedB)}.png?${q}&t=${req.t.toFixed(2)}`;
+    return `${FACE_PREFIX}${encodeSeed(req.seedA)}~${encodeSeed(req.seedB)}.png?${q}&t=${req.t.toFixed(2)}${a}`;
   }
-  return `${FACE_PREFIX}${encodeSeed(req.seed)}.png?${q}`;
+  return `${FACE_PREFIX}${encodeSeed(req.seed)}.png?${q}${a}`;
 }
 
 /** Cache key: canonical path plus the model identity (id@version) so a new model never serves old faces. */

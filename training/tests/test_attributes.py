@@ -1,0 +1,121 @@
+"""seedface.attributes (issue 16): options, the closed-form edit, the shipped data file and the shared vectors."""
+import base64
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from seedface import attributes as at, manifest as mf
+
+REPO = Path(__file__).resolve().parents[2]
+FFHQ = REPO / "models" / "ffhq"
+VECTORS = REPO / "vectors" / "attributes.json"
+
+
+def synthetic(d=8, seed=0):
+    rng = np.random.default_rng(seed)
+    n = rng.normal(size=(3, d))
+    n[1] += 0.3 * n[0]
+    n /= np.linalg.norm(n, axis=1, keepdims=True)
+    return {"format": at.FORMAT, "style_dim": d, "unavailable": {"glasses": "no judge"}, "attributes": [
+        {"name": "gender", "normal": n[0].tolist(), "classes": {"female": {"lo": 0.5, "hi": None},
+                                                                  "male": {"lo": None, "hi": -0.5}}},
+        {"name": "age", "normal": n[1].tolist(), "classes": {"child": {"lo": None, "hi": -1.0},
+                                                               "young": {"lo": -0.5, "hi": 0.0},
+                                                               "adult": {"lo": 0.2, "hi": 0.6},
+                                                               "senior": {"lo": 1.0, "hi": None}},
+         "age_min": {"from": 13, "lo": [-0.6 + 0.03 * i for i in range(58)]}},
+        {"name": "expression", "normal": n[2].tolist(), "classes": {"smile": {"lo": 0.4, "hi": None},
+                                                                      "neutral": {"lo": None, "hi": -0.4}}}]}
+
+
+def test_canonical_options_and_errors():
+    d = synthetic()
+    assert at.canonical(d, {"expression": "smile", "gender": "female", "age_min": "18", "age": ""}) == \
+        {"gender": "female", "age_min": 18, "expression": "smile"}
+    assert at.query_string(at.canonical(d, {"age_min": "18", "gender": "male"})) == "gender=male&age_min=18"
+    with pytest.raises(at.AttributeError_) as e:
+        at.canonical(d, {"gender": "other"})
+    assert e.value.code == "bad_attribute" and e.value.allowed["gender"] == ["female", "male"]
+    with pytest.raises(at.AttributeError_, match="glasses is not available for this model: no judge"):
+        at.canonical(d, {"glasses": "yes"})
+    with pytest.raises(at.AttributeError_, match="age_min must be an integer from 13 to 70"):
+        at.canonical(d, {"age_min": "5"})
+    with pytest.raises(at.AttributeError_, match="exclude each other"):
+        at.canonical(d, {"age": "child", "age_min": "18"})
+
+
+def test_edit_moves_to_the_bound_and_holds_the_rest():
+    d = synthetic()
+    w = np.full((1, 8), 0.1, np.float32)
+    p0 = at.projections(d, w)
+    for opt, k, target in [({"gender": "male"}, 0, -0.5), ({"age": "senior"}, 1, 1.0),
+                           ({"expression": "smile"}, 2, 0.4), ({"age_min": 40}, 1, -0.6 + 0.03 * 27)]:
+        e = at.edit(d, w, opt)
+        assert e is not w and e.dtype == np.float32 and e.shape == w.shape
+        p = at.projections(d, e)
+        assert p[k] == pytest.approx(target, abs=1e-5)
+        for j in range(3):
+            if j != k:
+                assert p[j] == pytest.approx(p0[j], abs=1e-5)
+    inside = (np.asarray(d["attributes"][0]["normal"], np.float32) * 2).reshape(1, 8)
+    assert at.edit(d, inside, {"gender": "female"}) is inside
+    assert at.edit(d, w, {}) is w
+
+
+def test_solve_matches_numpy():
+    g = [[4.0, 1.0, 0.5], [1.0, 3.0, 0.2], [0.5, 0.2, 2.0]]
+    assert np.allclose(at.solve(g, [1.0, 2.0, 3.0]), np.linalg.solve(np.array(g), [1.0, 2.0, 3.0]), atol=1e-14)
+
+
+def test_shipped_file_is_listed_with_its_sha256():
+    man = mf.load(FFHQ)
+    entry = man["attributes"]
+    assert entry["file"] == at.FILE
+    assert mf.sha256_file(FFHQ / at.FILE) == entry["sha256"]
+    assert next(f for f in man["files"] if f["path"] == at.FILE)["sha256"] == entry["sha256"]
+    data = at.load(FFHQ, man)
+    assert [a["name"] for a in data["attributes"]] == ["gender", "age", "expression"]
+    assert "glasses" not in at.allowed(data) and "glasses" in data["unavailable"]
+    for a in data["attributes"]:
+        assert abs(np.linalg.norm(a["normal"]) - 1) < 1e-9
+    # a tampered file is refused
+    bad = dict(man["attributes"], sha256="0" * 64)
+    with pytest.raises(ValueError, match="does not match"):
+        at.load(FFHQ, dict(man, attributes=bad))
+
+
+def test_vectors_bit_exact():
+    """vectors/attributes.json is also checked by vitest (test/shared/attributes.test.ts): both reproduce it."""
+    vec = json.loads(VECTORS.read_text())
+    man = mf.load(FFHQ)
+    assert vec["attributes_sha256"] == man["attributes"]["sha256"]
+    data = at.load(FFHQ, man)
+    moved = 0
+    for c in vec["cases"]:
+        w = np.frombuffer(base64.b64decode(c["w_b64"]), "<f4").reshape(1, -1)
+        assert at.projections(data, w) == c["projections"]
+        for e in c["edits"]:
+            o = at.canonical(data, at.parse_query(e["query"]))
+            assert at.query_string(o) == e["canonical"]
+            out = at.edit(data, w, o)
+            assert (out is not w) == e["moved"]
+            assert hashlib.sha256(out.astype("<f4").tobytes()).hexdigest() == e["sha256"], (c["seed"], e["query"])
+            moved += e["moved"]
+    assert moved > len(vec["cases"]) * len(vec["cases"][0]["edits"]) / 4
+
+
+def test_vectors_w_is_the_pipelines_w():
+    """The vectors' input w is what seedface.face_render draws for the seed (fp32 mapping + truncation)."""
+    pytest.importorskip("onnxruntime")
+    if not (FFHQ / "mapping.onnx").exists():
+        pytest.skip("models/ffhq/mapping.onnx is not committed (npm run models:ffhq)")
+    from seedface.face_render import FaceRenderer
+
+    vec = json.loads(VECTORS.read_text())
+    r = FaceRenderer(FFHQ, precisions=("fp32",))
+    c = vec["cases"][0]
+    w = r.style(c["seed"], c["psi"], "fp32")
+    assert np.array_equal(w.reshape(-1), np.frombuffer(base64.b64decode(c["w_b64"]), "<f4"))
