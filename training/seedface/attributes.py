@@ -213,7 +213,7 @@ def solve(g: list[list[float]], r: list[float]) -> list[float]:
 VECTOR_SEEDS = ["alice@example.com", "bob", "attr-vec/0", "attr-vec/1", "attr-vec/2", "attr-vec/3"]
 VECTOR_OPTIONS = ["gender=female", "gender=male", "age=child", "age=young", "age=adult", "age=senior", "age_min=18",
                   "expression=smile", "expression=neutral", "gender=female&age_min=18&expression=smile",
-                  "gender=male&age=senior", "age=adult&age_min=40&expression=neutral"]
+                  "gender=male&age=senior", "age=senior&age_min=40&expression=neutral"]
 
 
 def parse_query(q: str) -> dict:

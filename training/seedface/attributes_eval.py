@@ -7,7 +7,7 @@
 Seeds ``attr-eval/0`` .. ``attr-eval/<N-1>`` (not the fitting seeds ``attr-train/*``) at the manifest's default psi.
 Each seed is drawn unedited and, for every option (gender=female|male, age=child|young|adult|senior, age_min=18,
 expression=smile|neutral), edited exactly as the service edits it (seedface.attributes = src/shared/attributes.ts,
-then seedface.face_render's pipeline: fp32 student, the seed's noise, the ``img_256`` level at 256 px). A seed the
+then seedface.face_render's pipeline: fp32 student, the seed's noise, the ``img_128`` level at 128 px: see OUTPUT). A seed the
 option does not move is the unedited face (bit for bit), so only moved faces are drawn again.
 
 Judges:
@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from . import attributes as at, manifest as mf
-from .attributes_label import JUDGE_SCRIPT, OUTPUT, SIZE, save_atomic
+from .attributes_label import JUDGE_SCRIPT, save_atomic
 from .eval_faces import _framed, lookalike_stats, sample_grid
 from .face_judge import SAME_PERSON_THRESHOLD, FaceJudge
 from .face_render import FaceRenderer
@@ -53,6 +53,12 @@ OPTIONS = [("gender", "female"), ("gender", "male"), ("age", "child"), ("age", "
            ("age", "senior"), ("age_min", "18"), ("expression", "smile"), ("expression", "neutral")]
 AGE_YEARS = {"child": (0, 13), "young": (13, 30), "adult": (30, 60), "senior": (60, 1e9)}
 GRID_SEEDS = 8
+# Drawn from the img_128 level at 128 px (the level the service draws sizes 17..32 from; half the MACs of img_256)
+# to fit ~3000 faces into the CPU budget of 2 shared cores; face-api judges 112 px crops and dlib 150 px chips, so
+# 128 px faces lose nothing to either judge.
+OUTPUT = "img_128"
+SIZE = 128
+MAIN = {"gender", "age_min", "expression"}
 IDENTITY_TARGET = 0.45
 SUCCESS_TARGET = 0.95
 LOOKALIKE_POINTS = 0.03
@@ -60,6 +66,10 @@ LOOKALIKE_POINTS = 0.03
 
 def log(msg: str) -> None:
     print(f"[attr-eval] {msg}", file=sys.stderr, flush=True)
+
+
+def _p(x, nd=1) -> str:
+    return "-" if x is None else f"{x:.{nd}%}"
 
 
 def tag(opt) -> str:
@@ -86,7 +96,13 @@ def in_class(opt, row: dict) -> bool:
 
 # ---- phase 1: render ---------------------------------------------------------------------------------------------
 
-def render_all(model_dir: Path, work: Path, n_seeds: int, psi: float | None) -> None:
+def seeds_for(opt, n_seeds: int, n_minor: int) -> int:
+    """Seeds measured for an option: all for the main options (gender, age_min, expression), n_minor for the age
+    classes (CPU budget; resumable, so a later run with a larger --minor-seeds extends them)."""
+    return n_seeds if opt[0] in MAIN else min(n_seeds, n_minor)
+
+
+def render_all(model_dir: Path, work: Path, n_seeds: int, psi: float | None, n_minor: int) -> None:
     r = FaceRenderer(model_dir, precisions=("fp32",))
     data = at.load(model_dir, r.man)
     if data is None:
@@ -94,15 +110,15 @@ def render_all(model_dir: Path, work: Path, n_seeds: int, psi: float | None) -> 
     sess = r._session("student", "fp32", OUTPUT)
     t0 = time.time()
     for c in range((n_seeds + CHUNK - 1) // CHUNK):
-        if (work / f"chunk_base_{c:04d}.json").exists():
-            continue
         seeds = [f"{SEED_PREFIX}{i}" for i in range(c * CHUNK, min(n_seeds, (c + 1) * CHUNK))]
+        todo = [o for o in OPTIONS if c * CHUNK < seeds_for(o, n_seeds, n_minor)
+                and not (work / f"chunk_{tag(o)}_{c:04d}.json").exists()]
+        if (work / f"chunk_base_{c:04d}.json").exists() and not todo:
+            continue
         ws = [r.style(s, psi, "fp32") for s in seeds]
         draw = lambda s, w: finish_pixels(sess.run([OUTPUT], r.feeds(s, w))[0][0], SIZE)  # noqa: E731
-        for opt in OPTIONS:
+        for opt in todo:
             side = work / f"chunk_{tag(opt)}_{c:04d}.json"
-            if side.exists():
-                continue
             o = at.canonical(data, {opt[0]: opt[1]})
             moved, imgs, info = [], [], []
             for s, w in zip(seeds, ws):
@@ -117,8 +133,9 @@ def render_all(model_dir: Path, work: Path, n_seeds: int, psi: float | None) -> 
             if imgs:
                 save_atomic(work / f"chunk_{tag(opt)}_{c:04d}.npy", np.stack(imgs))
             side.write_text(json.dumps({"option": list(opt), "seeds": seeds, "moved": moved, "info": info}))
-        save_atomic(work / f"chunk_base_{c:04d}.npy", np.stack([draw(s, w) for s, w in zip(seeds, ws)]))
-        (work / f"chunk_base_{c:04d}.json").write_text(json.dumps({"seeds": seeds}))
+        if not (work / f"chunk_base_{c:04d}.json").exists():
+            save_atomic(work / f"chunk_base_{c:04d}.npy", np.stack([draw(s, w) for s, w in zip(seeds, ws)]))
+            (work / f"chunk_base_{c:04d}.json").write_text(json.dumps({"seeds": seeds}))
         log(f"seeds {seeds[-1]}: rendered ({time.time() - t0:.0f} s)")
 
 
@@ -153,7 +170,7 @@ def _load_chunk(work: Path, name: str):
     return fa, list(dl["ok"]), list(dl["desc"])
 
 
-def figures(model_dir: Path, work: Path, n_seeds: int, judge_name: str | None = None) -> tuple[dict, np.ndarray]:
+def figures(model_dir: Path, work: Path, n_seeds: int, n_minor: int, judge_name: str | None = None) -> tuple[dict, np.ndarray]:
     from PIL import Image
 
     n_chunks = (n_seeds + CHUNK - 1) // CHUNK
@@ -177,7 +194,8 @@ def figures(model_dir: Path, work: Path, n_seeds: int, judge_name: str | None = 
     per_opt = []
     for opt in OPTIONS:
         res, infos, grid_row = {}, {}, []
-        for c in range(n_chunks):
+        n_opt = seeds_for(opt, n_seeds, n_minor)
+        for c in range((n_opt + CHUNK - 1) // CHUNK):
             side = json.loads((work / f"chunk_{tag(opt)}_{c:04d}.json").read_text())
             for x in side["info"]:
                 infos[x["seed"]] = x
@@ -188,43 +206,48 @@ def figures(model_dir: Path, work: Path, n_seeds: int, judge_name: str | None = 
                     res[s] = (fa[i], bool(ok[i]), desc[i])
                     if imgs is not None:
                         base_img[(tag(opt), s)] = imgs[i]
-        rows = {s: res.get(s, base[s]) for s in seeds_all}
-        hit = [in_class(opt, rows[s][0]) for s in seeds_all]
-        before = [in_class(opt, base[s][0]) for s in seeds_all]
-        moved = [s for s in seeds_all if infos[s]["moved"]]
+        seeds_opt = seeds_all[:n_opt]
+        rows = {s: res.get(s, base[s]) for s in seeds_opt}
+        hit = [in_class(opt, rows[s][0]) for s in seeds_opt]
+        before = [in_class(opt, base[s][0]) for s in seeds_opt]
+        moved = [s for s in seeds_opt if infos[s]["moved"]]
+        base_la_opt = base_la if n_opt == n_seeds else lookalike_stats([base[s][2] for s in seeds_opt if base[s][1]])
+        base_det_opt = sum(base[s][1] for s in seeds_opt) / n_opt
         dist = [float(np.sqrt(((rows[s][2] - base[s][2]) ** 2).sum())) for s in moved if rows[s][1] and base[s][1]]
-        la = lookalike_stats([rows[s][2] for s in seeds_all if rows[s][1]])
-        det = sum(rows[s][1] for s in seeds_all) / n_seeds
-        moved_hit = [h for s, h in zip(seeds_all, hit) if infos[s]["moved"]]
+        la = lookalike_stats([rows[s][2] for s in seeds_opt if rows[s][1]])
+        det = sum(rows[s][1] for s in seeds_opt) / n_opt
+        moved_hit = [h for s, h in zip(seeds_opt, hit) if infos[s]["moved"]]
         dws = [infos[s]["dw"] for s in moved]
         d = np.asarray(dist) if dist else np.asarray([np.nan])
         per_opt.append({
-            "option": f"{opt[0]}={opt[1]}", "seeds": n_seeds,
+            "option": f"{opt[0]}={opt[1]}", "seeds": n_opt,
             "success_rate": float(np.mean(hit)), "in_class_unedited": float(np.mean(before)),
-            "moved": len(moved), "moved_share": len(moved) / n_seeds,
+            "moved": len(moved), "moved_share": len(moved) / n_opt,
             "success_rate_moved": float(np.mean(moved_hit)) if moved_hit else None,
             "identity": {"n": len(dist), "median": float(np.median(d)), "p90": float(np.percentile(d, 90)),
                          "same_person_share": float((d < SAME_PERSON_THRESHOLD).mean()) if dist else None},
             "w_move": {"median": float(np.median(dws)) if dws else 0.0, "max": float(max(dws)) if dws else 0.0},
-            "lookalike_rate": la["lookalike_rate"], "lookalike_points_vs_unedited":
-                None if la["lookalike_rate"] is None else 100 * (la["lookalike_rate"] - base_la["lookalike_rate"]),
-            "detection_rate": det, "detection_change_points": 100 * (det - base_det),
-            "judge_detection_rate": sum(bool(rows[s][0].get("detected")) for s in seeds_all) / n_seeds,
+            "lookalike_rate": la["lookalike_rate"], "lookalike_rate_unedited": base_la_opt["lookalike_rate"],
+            "lookalike_points_vs_unedited":
+                None if la["lookalike_rate"] is None else 100 * (la["lookalike_rate"] - base_la_opt["lookalike_rate"]),
+            "detection_rate": det, "detection_rate_unedited": base_det_opt,
+            "detection_change_points": 100 * (det - base_det_opt),
+            "judge_detection_rate": sum(bool(rows[s][0].get("detected")) for s in seeds_opt) / n_opt,
         })
-        for s in seeds_all[:GRID_SEEDS]:
+        for s in seeds_opt[:GRID_SEEDS]:
             im = base_img.get((tag(opt), s), base_img[s])
             grid_row.append(_framed(thumb(im), in_class(opt, rows[s][0]), 3))
         grid_rows.append(grid_row)
         r = per_opt[-1]
         log(f"{r['option']}: success {r['success_rate']:.1%} (unedited {r['in_class_unedited']:.1%}, moved "
             f"{r['moved_share']:.0%}), identity median {r['identity']['median']:.3f}, look-alike "
-            f"{r['lookalike_rate']:.2%} vs {base_la['lookalike_rate']:.2%}, detection {det:.1%}")
+            f"{_p(r['lookalike_rate'], 2)} vs {_p(base_la_opt['lookalike_rate'], 2)}, detection {det:.1%} vs {base_det_opt:.1%}")
     man = mf.load(model_dir)
-    moved_all = [x for r in per_opt for x in [r]]
     report = {
         "tool": "seedface.attributes_eval", "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "model": {"id": man["id"], "version": man["version"], "attributes_sha256": man["attributes"]["sha256"]},
         "seeds": n_seeds, "seed_names": f"'{SEED_PREFIX}0'..'{SEED_PREFIX}{n_seeds - 1}'",
+        "seeds_per_option": {f"{o[0]}={o[1]}": seeds_for(o, n_seeds, n_minor) for o in OPTIONS},
         "psi": man["truncation"]["default_psi"], "size": SIZE, "output": OUTPUT,
         "attribute_judge": judge_name, "second_judge": None,
         "second_judge_why": "no second age/gender/expression model is reachable here (dlib has none; face-api's "
@@ -238,8 +261,9 @@ def figures(model_dir: Path, work: Path, n_seeds: int, judge_name: str | None = 
                     "lookalike_points": 100 * LOOKALIKE_POINTS, "detection": "unchanged"},
         "summary": {
             "min_success_rate": min(r["success_rate"] for r in per_opt),
-            "max_identity_median": max(r["identity"]["median"] for r in moved_all if r["identity"]["n"]),
-            "max_lookalike_points": max(r["lookalike_points_vs_unedited"] for r in per_opt),
+            "max_identity_median": max(r["identity"]["median"] for r in per_opt if r["identity"]["n"]),
+            "max_lookalike_points": max((r["lookalike_points_vs_unedited"] for r in per_opt
+                                         if r["lookalike_points_vs_unedited"] is not None), default=None),
             "min_detection_rate": min(r["detection_rate"] for r in per_opt),
         },
     }
@@ -254,18 +278,18 @@ def markdown(rep: dict, grid_name: str) -> str:
              f"models that labeled the fitting faces; {rep['second_judge_why']}). Identity, look-alikes and detection: "
              f"{rep['identity_judge']}, same person below {rep['threshold']}.", "",
              f"Unedited faces: dlib detection {u['detection_rate']:.1%}, face-api detection "
-             f"{u['judge_detection_rate']:.1%}, look-alike pairs {u['lookalike_rate']:.2%}.", "",
-             "| option | success (target >= 95%) | in class unedited | moved | success of moved | identity median / p90 "
-             "(moved; target <= 0.45) | still same person | look-alike (vs unedited) | dlib detection |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             f"{u['judge_detection_rate']:.1%}, look-alike pairs {_p(u['lookalike_rate'], 2)}.", "",
+             "| option | seeds | success (target >= 95%) | in class unedited | moved | success of moved | identity median "
+             "/ p90 (moved; target <= 0.45) | still same person | look-alike (vs unedited) | dlib detection (unedited) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rep["options"]:
         i = r["identity"]
         sp = "-" if i["same_person_share"] is None else f"{i['same_person_share']:.0%}"
         sm = "-" if r["success_rate_moved"] is None else f"{r['success_rate_moved']:.1%}"
-        lines.append(f"| `{r['option']}` | {r['success_rate']:.1%} | {r['in_class_unedited']:.1%} | "
+        lines.append(f"| `{r['option']}` | {r['seeds']} | {r['success_rate']:.1%} | {r['in_class_unedited']:.1%} | "
                      f"{r['moved_share']:.0%} | {sm} | {i['median']:.3f} / {i['p90']:.3f} | {sp} | "
-                     f"{r['lookalike_rate']:.2%} ({r['lookalike_points_vs_unedited']:+.2f} pt) | "
-                     f"{r['detection_rate']:.1%} |")
+                     f"{_p(r['lookalike_rate'], 2)} ({'-' if r['lookalike_points_vs_unedited'] is None else format(r['lookalike_points_vs_unedited'], '+.2f')} pt) | "
+                     f"{r['detection_rate']:.1%} ({r['detection_rate_unedited']:.1%}) |")
     lines += ["", f"![the same {GRID_SEEDS} seeds: unedited, then one row per option in table order; red frame = the "
               f"judge does not put the face in the asked class]({grid_name})", ""]
     return "\n".join(lines)
@@ -273,13 +297,14 @@ def markdown(rep: dict, grid_name: str) -> str:
 
 def manifest_metrics(rep: dict) -> dict:
     return {"tool": rep["tool"], "when": rep["when"], "seeds": rep["seeds"], "seed_names": rep["seed_names"],
+            "seeds_per_option": rep["seeds_per_option"], "output": rep["output"],
             "psi": rep["psi"], "size": rep["size"], "judge": rep["attribute_judge"], "second_judge": None,
             "identity_judge": rep["identity_judge"], "unedited": rep["unedited"],
             "options": [{"option": r["option"], "success_rate": round(r["success_rate"], 4),
                          "in_class_unedited": round(r["in_class_unedited"], 4),
                          "moved_share": round(r["moved_share"], 4),
                          "identity_median": None if r["identity"]["n"] == 0 else round(r["identity"]["median"], 4),
-                         "lookalike_rate": round(r["lookalike_rate"], 5),
+                         "lookalike_rate": None if r["lookalike_rate"] is None else round(r["lookalike_rate"], 5),
                          "detection_rate": round(r["detection_rate"], 4)} for r in rep["options"]]}
 
 
@@ -287,6 +312,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default=str(REPO / "models" / "ffhq"))
     ap.add_argument("--seeds", type=int, default=500)
+    ap.add_argument("--seed-prefix", default="attr-eval/", help="(a pilot run to tune margins uses attr-pilot/)")
+    ap.add_argument("--minor-seeds", type=int, default=200, help="seeds for the age classes (default 200)")
     ap.add_argument("--psi", type=float, default=None)
     ap.add_argument("--work", default=str(REPO / "training" / "runs" / "attributes" / "ffhq-eval"))
     ap.add_argument("--out", default=str(REPO / "training" / "reports"))
@@ -294,6 +321,7 @@ def main(argv=None) -> int:
     ap.add_argument("--dlib-worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--figures-only", action="store_true", help="skip rendering/judging (work files complete)")
     a = ap.parse_args(argv)
+    globals()["SEED_PREFIX"] = a.seed_prefix
     work, model_dir = Path(a.work), Path(a.model)
     work.mkdir(parents=True, exist_ok=True)
     if a.dlib_worker:
@@ -306,13 +334,13 @@ def main(argv=None) -> int:
                  subprocess.Popen([sys.executable, "-m", "seedface.attributes_eval", "--dlib-worker", "--work",
                                    str(work)], cwd=str(REPO / "training"))]
         try:
-            render_all(model_dir, work, a.seeds, a.psi)
+            render_all(model_dir, work, a.seeds, a.psi, a.minor_seeds)
         finally:
             (work / "DONE").write_text("done\n")
             for p in procs:
                 p.wait()
         log(f"rendered and judged in {time.time() - t0:.0f} s")
-    rep, grid = figures(model_dir, work, a.seeds)
+    rep, grid = figures(model_dir, work, a.seeds, a.minor_seeds)
     rep["seconds"] = round(time.time() - t0, 1)
     from PIL import Image
 

@@ -10,10 +10,12 @@ Directions, InterFaceGAN-style (a linear model in w per attribute; the unit norm
 - gender: L2-regularised logistic regression, female (1) vs male (0) as face-api's age/gender net says;
 - expression: logistic regression, smile (face-api's top expression is ``happy``) vs neutral (top is
   ``neutral``); faces whose top expression is anything else are left out of the fit;
-- age: ridge regression of log(age in years) on w (face-api's age estimate).
+- age: ridge regression of the age in years on w (face-api's age estimate), lambda chosen on the held-out fifth.
 An 80/20 split (by seed index) gives held-out accuracy / MAE; the final directions are fitted on all faces.
 
-Classes as intervals of p = n . w, calibrated on the labeled faces (1-D models of the judge given p):
+Classes as intervals of p = n . w, calibrated on the labeled faces (1-D models of the judge given p), where each
+face's p comes from a direction fitted without it (5-fold cross-fitting: in-sample projections separate the classes
+far better than new faces do, which made the first margins much too thin):
 - gender, expression: per class a logistic P(class | p); the class interval is where P >= ``--target``;
 - age: log(age) | p ~ N(a p + b, s^2) (a least-squares line and its residual spread); a class [A, B) years is
   the p interval where P(A <= age < B | p) >= target, or, when no p reaches the target, where it is within 2
@@ -38,6 +40,7 @@ from . import attributes as at, manifest as mf
 REPO = Path(__file__).resolve().parents[2]
 AGE_CLASSES = {"child": (None, 13.0), "young": (13.0, 30.0), "adult": (30.0, 60.0), "senior": (60.0, None)}
 AGE_MIN_RANGE = (13, 70)
+RIDGE_LAMBDAS = (1.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
 CLIP_PCT = (0.5, 99.5)
 GLASSES_WHY = ("no pretrained glasses judge is reachable here: face-api (the attribute judge) has no glasses "
                "model and dlib's 68 landmarks do not see glasses, so no direction could be fitted or measured")
@@ -102,6 +105,44 @@ def ridge(x: np.ndarray, y: np.ndarray, lam: float = 1.0) -> tuple[np.ndarray, f
     return coef, float(ym - mu @ coef)
 
 
+FOLDS = 5
+L2S = (1e-3, 1e-2, 1e-1)
+
+
+def _folds(idx: np.ndarray) -> np.ndarray:
+    return idx % FOLDS
+
+
+def oof_logistic(x, y, idx, mask=None):
+    """(l2 with the best out-of-fold accuracy, out-of-fold projections p = n_f . w for every face, accuracy):
+    each face projected on the unit normal of a fit that did not see it (so the calibration is honest)."""
+    m = np.ones(len(y), bool) if mask is None else mask
+    f = _folds(idx)
+    best = None
+    for l2 in L2S:
+        p = np.zeros(len(y))
+        correct = 0
+        for k in range(FOLDS):
+            tr, te = m & (f != k), f == k
+            c, b = logistic(x[tr], y[tr], l2)
+            nrm = np.linalg.norm(c)
+            p[te] = x[te] @ (c / nrm)
+            correct += int((((x[te & m] @ c + b) > 0) == (y[te & m] > 0.5)).sum())
+        acc = correct / m.sum()
+        if best is None or acc > best[2]:
+            best = (l2, p, acc)
+    return best
+
+
+def oof_ridge(x, y, idx, lam):
+    f = _folds(idx)
+    p = np.zeros(len(y))
+    for k in range(FOLDS):
+        c, _ = ridge(x[f != k], y[f != k], lam)
+        p[f == k] = x[f == k] @ (c / np.linalg.norm(c))
+    return p
+
+
 def _logit(q: float) -> float:
     return math.log(q / (1 - q))
 
@@ -116,7 +157,7 @@ def _clip(v, lo, hi):
     return None if v is None else float(min(max(v, lo), hi))
 
 
-def fit(label_dir, target: float = 0.98, l2: float = 1e-3, ridge_lam: float = 1.0) -> dict:
+def fit(label_dir, target: float = 0.98, l2: float = 1e-3) -> dict:
     L = load_labels(label_dir)
     rows, W, idx = L["rows"], L["w"], L["index"]
     det = np.array([r["detected"] for r in rows])
@@ -143,22 +184,30 @@ def fit(label_dir, target: float = 0.98, l2: float = 1e-3, ridge_lam: float = 1.
     figures["expression"] = {"smile": int(smile.sum()), "neutral": int(neutral.sum()),
                              "other": int((~ex_mask).sum()),
                              "held_out_accuracy": holdout_cls(W, smile.astype(np.float64), ex_mask)}
-    c_tr, b_tr = ridge(W[~test], np.log(age[~test]), ridge_lam)
-    pred = np.exp(W[test] @ c_tr + b_tr)
+    maes = {}
+    for lam in RIDGE_LAMBDAS:
+        c_tr, b_tr = ridge(W[~test], age[~test], lam)
+        maes[lam] = float(np.abs(W[test] @ c_tr + b_tr - age[test]).mean())
+    ridge_lam = min(maes, key=maes.get)
+    c_tr, b_tr = ridge(W[~test], age[~test], ridge_lam)
+    pred = W[test] @ c_tr + b_tr
     figures["age"] = {"median_years": float(np.median(age)), "p05_years": float(np.percentile(age, 5)),
                       "p95_years": float(np.percentile(age, 95)),
                       "counts": {k: int(((age >= (lo or 0)) & (age < (hi or 1e9))).sum())
                                  for k, (lo, hi) in AGE_CLASSES.items()},
-                      "held_out_mae_years": float(np.abs(pred - age[test]).mean())}
+                      "held_out_mae_years": float(np.abs(pred - age[test]).mean()),
+                      "held_out_mae_median_guess_years": float(np.abs(np.median(age[~test]) - age[test]).mean()),
+                      "ridge_lambda": ridge_lam}
     log(f"held out: gender {figures['gender']['held_out_accuracy']:.3f}, expression "
         f"{figures['expression']['held_out_accuracy']:.3f}, age MAE {figures['age']['held_out_mae_years']:.2f} y")
 
     attrs = []
     # gender
-    cg, _ = logistic(W, female, l2)
+    l2g, pg, accg = oof_logistic(W, female, idx)
+    figures["gender"]["out_of_fold_accuracy"], figures["gender"]["l2"] = accg, l2g
+    cg, _ = logistic(W, female, l2g)
     ng = cg / np.linalg.norm(cg)
-    pg = W @ ng
-    lo_c, hi_c = np.percentile(pg, CLIP_PCT)
+    lo_c, hi_c = np.percentile(W @ ng, CLIP_PCT)
     a, b = logistic(pg[:, None], female, 1e-6)
     a = float(a[0])
     f_lo = (_logit(target) - b) / a
@@ -169,10 +218,10 @@ def fit(label_dir, target: float = 0.98, l2: float = 1e-3, ridge_lam: float = 1.
                   "classes": {"female": {"lo": _clip(f_lo, lo_c, hi_c), "hi": None},
                               "male": {"lo": None, "hi": _clip(m_hi, lo_c, hi_c)}}})
     # age
-    ca, _ = ridge(W, np.log(age), ridge_lam)
+    ca, _ = ridge(W, age, ridge_lam)
     na = ca / np.linalg.norm(ca)
-    pa = W @ na
-    lo_c, hi_c = np.percentile(pa, CLIP_PCT)
+    pa = oof_ridge(W, age, idx, ridge_lam)
+    lo_c, hi_c = np.percentile(W @ na, CLIP_PCT)
     A = np.vstack([pa, np.ones_like(pa)]).T
     (sa, sb), *_ = np.linalg.lstsq(A, np.log(age), rcond=None)
     s = float(np.std(np.log(age) - (sa * pa + sb)))
@@ -196,10 +245,11 @@ def fit(label_dir, target: float = 0.98, l2: float = 1e-3, ridge_lam: float = 1.
                   "classes": classes,
                   "age_min": {"from": AGE_MIN_RANGE[0], "lo": age_min_lo}})
     # expression
-    ce, _ = logistic(W[ex_mask], smile[ex_mask].astype(np.float64), l2)
+    l2e, pe, acce = oof_logistic(W, smile.astype(np.float64), idx, ex_mask)
+    figures["expression"]["out_of_fold_accuracy"], figures["expression"]["l2"] = acce, l2e
+    ce, _ = logistic(W[ex_mask], smile[ex_mask].astype(np.float64), l2e)
     ne = ce / np.linalg.norm(ce)
-    pe = W @ ne
-    lo_c, hi_c = np.percentile(pe, CLIP_PCT)
+    lo_c, hi_c = np.percentile(W @ ne, CLIP_PCT)
     a1, b1 = logistic(pe[:, None], smile.astype(np.float64), 1e-6)
     a0, b0 = logistic(pe[:, None], neutral.astype(np.float64), 1e-6)
     s_lo = (_logit(target) - b1) / float(a1[0])
@@ -242,7 +292,11 @@ def write(model_dir, res: dict) -> Path:
         "fit": {"tool": "seedface.attributes_fit", "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                 "labels": {"seeds": f"'{m['seed_prefix']}0'..", "psi": m["psi"], "output": m["output"],
                            "size": m["size"], "judge": res["judge"]},
-                "target": res["target"], "figures": res["figures"]},
+                "target": res["target"], "figures": res["figures"],
+                **({"bounds_override": res["bounds_override"],
+                    "bounds_override_why": "edited faces need deeper bounds than natural faces at the same p: "
+                                           "margins measured on pilot seeds attr-pilot2/* (not the eval seeds)"}
+                   if res.get("bounds_override") else {})},
     }
     p = model_dir / at.FILE
     p.write_text(json.dumps(data) + "\n")
@@ -266,8 +320,21 @@ def main(argv=None) -> int:
     ap.add_argument("--model", default=str(REPO / "models" / "ffhq"))
     ap.add_argument("--target", type=float, default=0.98)
     ap.add_argument("--write", action="store_true")
+    ap.add_argument("--bounds", default="", help="comma-separated overrides ATTR.CLASS.lo|hi=P (margins measured on "
+                    "pilot seeds, see docs/attributes.md), applied after the calibration")
     a = ap.parse_args(argv)
     res = fit(a.labels, a.target)
+    if a.bounds:
+        res["bounds_override"] = {}
+        for item in a.bounds.split(","):
+            k, v = item.split("=")
+            name, cls, side = k.split(".")
+            attr = next(x for x in res["attributes"] if x["name"] == name)
+            attr["classes"][cls].setdefault("calibrated", {"lo": attr["classes"][cls]["lo"],
+                                                          "hi": attr["classes"][cls]["hi"]})
+            attr["classes"][cls][side] = float(v)
+            res["bounds_override"][k] = float(v)
+        log(f"bounds overridden: {res['bounds_override']}")
     print(json.dumps(res["figures"], indent=2))
     if a.write:
         log(f"wrote {write(a.model, res)}")

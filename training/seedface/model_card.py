@@ -125,6 +125,9 @@ Edge files: `student_int8.onnx` + `mapping_int8.onnx`, weight-only int8,
 ## Faces judged by pretrained networks
 {_faces_section(faces)}
 
+## Attribute control (gender, age, expression)
+{_attributes_section(man)}
+
 ## Known failure modes and biases
 - FFHQ is Flickr portraits: mostly young to middle-aged adults, skewed towards light skin tones; children,
   old people and darker skin tones are under-represented, so the generator draws them less often and less well.
@@ -135,6 +138,39 @@ Edge files: `student_int8.onnx` + `mapping_int8.onnx`, weight-only int8,
 - Like any face generator, these faces can look like real people by chance; do not use them to impersonate.
 """
     (model_dir / "MODEL_CARD.md").write_text(text)
+
+
+def _attributes_section(man: dict) -> str:
+    a = man.get("attributes")
+    if not a:
+        return "_No attribute directions: `npm run label:attributes && npm run fit:attributes`._"
+    fit = a.get("fit", {})
+    opts = a.get("options", {})
+    rows = [f"Directions in w: `{a['file']}` (sha256 `{a['sha256'][:16]}...`, format {a['format']}), fitted by "
+            f"{fit.get('tool')} on {fit.get('detected')} of {fit.get('faces')} labeled faces (target "
+            f"{fit.get('target')}). Options: " + ", ".join(f"`{k}`: {v if isinstance(v, str) else ' / '.join(v)}"
+                                                         for k, v in opts.items())
+            + "; adult preset `age_min=18`. Not available: "
+            + "; ".join(f"`{k}` ({v})" for k, v in (a.get("unavailable") or {}).items())
+            + ". How it works and the caveats: docs/attributes.md."]
+    m = a.get("metrics")
+    if not m:
+        return "\n".join(rows + ["", "_Not measured yet: `npm run eval:attributes`._"])
+    u = m["unedited"]
+    rows += ["", f"{m['seeds']} held-out seeds ({m['seed_names']}) at psi {m['psi']}, {m['size']} px, judged by "
+             f"{m['judge']} (the fitting labels' judge: no second attribute model is reachable here); identity, "
+             f"look-alikes and detection by {m['identity_judge']}. Unedited: dlib detection "
+             f"{u['detection_rate']:.1%}, look-alike pairs {u['lookalike_rate']:.2%}.", "",
+             "| option | success | in class unedited | moved | identity median (moved) | look-alike | detection |",
+             "|---|---|---|---|---|---|---|"]
+    for r in m["options"]:
+        im = "-" if r["identity_median"] is None else f"{r['identity_median']:.3f}"
+        rows.append(f"| `{r['option']}` | {r['success_rate']:.1%} | {r['in_class_unedited']:.1%} | "
+                    f"{r['moved_share']:.0%} | {im} | {'-' if r['lookalike_rate'] is None else format(r['lookalike_rate'], '.2%')} | "
+                    f"{r['detection_rate']:.1%} |")
+    rows += ["", "Targets: success >= 95%, identity median <= 0.45, look-alike within 3 points of unedited, detection "
+             "unchanged. Full report and sample grid: `training/reports/ffhq_attributes.md`."]
+    return "\n".join(rows)
 
 
 def _faces_section(faces) -> str:
