@@ -156,6 +156,29 @@ describe.skipIf(!hasFfhq)("<seed-face> with FFHQ as the default model", () => {
     await cached.close();
   });
 
+  it("attribute options (gender, age-min, expression) give the edge's edited face in the browser; a bad value is an error state", async () => {
+    const seed = SEEDS[1]!;
+    const body = `<seed-face id="g0" seed="${seed}" size="${SMALL}" mode="wasm" gender="female" expression="smile"></seed-face>` +
+      `<seed-face id="g1" seed="${seed}" size="${SMALL}" mode="wasm" gender="male" age-min="18"></seed-face>` +
+      `<seed-face id="bad" seed="${seed}" size="${SMALL}" mode="wasm" gender="other"></seed-face>`;
+    const page = await b.newPage();
+    await page.goto(hostPage("attributes", body));
+    const plain = (await edgeFace(seed, SMALL)).rgb;
+    const moved: boolean[] = [];
+    for (const [sel, q] of [["#g0", "gender=female&expression=smile"], ["#g1", "gender=male&age_min=18"]] as const) {
+      expect(await waitForFace(page, sel)).toBe("ready");
+      const res = await fetch(`${w.url}/face/${encodeURIComponent(seed)}.png?size=${SMALL}&${q}`);
+      expect(res.status).toBe(200);
+      const edge = rgbOf(decodePng(new Uint8Array(await res.arrayBuffer())));
+      const rgb = rgbOfPixels(await facePixels(page, sel));
+      expect(maxDiff(rgb, edge), q).toBeLessThanOrEqual(2);
+      moved.push(psnr(edge, plain) !== Infinity);
+    }
+    expect(moved.some(Boolean)).toBe(true); // female and male exclude each other: one of them moved the seed
+    expect(await waitForFace(page, "#bad")).toBe("error");
+    await page.close();
+  });
+
   it("a corrupted Cache Storage entry fails its sha256 check and is fetched again", async () => {
     const idx = (await (await fetch(`${w.url}/embed/models.json`)).json()) as { path: string; files: Record<string, string> };
     const file = Object.keys(idx.files).find((f) => f.startsWith("mapping"))!;
