@@ -213,6 +213,9 @@ def figures(model_dir: Path, work: Path, n_seeds: int, n_minor: int, judge_name:
         moved = [s for s in seeds_opt if infos[s]["moved"]]
         base_la_opt = base_la if n_opt == n_seeds else lookalike_stats([base[s][2] for s in seeds_opt if base[s][1]])
         base_det_opt = sum(base[s][1] for s in seeds_opt) / n_opt
+        # Context: faces of one class look more alike than a mix; the rate among unedited faces already in the class.
+        base_la_cls = lookalike_stats([base[s][2] for s, b in zip(seeds_opt, [in_class(opt, base[s][0]) for s in seeds_opt])
+                                       if b and base[s][1]])
         dist = [float(np.sqrt(((rows[s][2] - base[s][2]) ** 2).sum())) for s in moved if rows[s][1] and base[s][1]]
         la = lookalike_stats([rows[s][2] for s in seeds_opt if rows[s][1]])
         det = sum(rows[s][1] for s in seeds_opt) / n_opt
@@ -228,6 +231,7 @@ def figures(model_dir: Path, work: Path, n_seeds: int, n_minor: int, judge_name:
                          "same_person_share": float((d < SAME_PERSON_THRESHOLD).mean()) if dist else None},
             "w_move": {"median": float(np.median(dws)) if dws else 0.0, "max": float(max(dws)) if dws else 0.0},
             "lookalike_rate": la["lookalike_rate"], "lookalike_rate_unedited": base_la_opt["lookalike_rate"],
+            "lookalike_rate_unedited_in_class": base_la_cls["lookalike_rate"],
             "lookalike_points_vs_unedited":
                 None if la["lookalike_rate"] is None else 100 * (la["lookalike_rate"] - base_la_opt["lookalike_rate"]),
             "detection_rate": det, "detection_rate_unedited": base_det_opt,
@@ -280,8 +284,9 @@ def markdown(rep: dict, grid_name: str) -> str:
              f"Unedited faces: dlib detection {u['detection_rate']:.1%}, face-api detection "
              f"{u['judge_detection_rate']:.1%}, look-alike pairs {_p(u['lookalike_rate'], 2)}.", "",
              "| option | seeds | success (target >= 95%) | in class unedited | moved | success of moved | identity median "
-             "/ p90 (moved; target <= 0.45) | still same person | look-alike (vs unedited) | dlib detection (unedited) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "/ p90 (moved; target <= 0.45) | still same person | look-alike (vs unedited) | look-alike of unedited faces "
+             "already in the class | dlib detection (unedited) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rep["options"]:
         i = r["identity"]
         sp = "-" if i["same_person_share"] is None else f"{i['same_person_share']:.0%}"
@@ -289,6 +294,7 @@ def markdown(rep: dict, grid_name: str) -> str:
         lines.append(f"| `{r['option']}` | {r['seeds']} | {r['success_rate']:.1%} | {r['in_class_unedited']:.1%} | "
                      f"{r['moved_share']:.0%} | {sm} | {i['median']:.3f} / {i['p90']:.3f} | {sp} | "
                      f"{_p(r['lookalike_rate'], 2)} ({'-' if r['lookalike_points_vs_unedited'] is None else format(r['lookalike_points_vs_unedited'], '+.2f')} pt) | "
+                     f"{_p(r['lookalike_rate_unedited_in_class'], 2)} | "
                      f"{r['detection_rate']:.1%} ({r['detection_rate_unedited']:.1%}) |")
     lines += ["", f"![the same {GRID_SEEDS} seeds: unedited, then one row per option in table order; red frame = the "
               f"judge does not put the face in the asked class]({grid_name})", ""]
@@ -305,6 +311,8 @@ def manifest_metrics(rep: dict) -> dict:
                          "moved_share": round(r["moved_share"], 4),
                          "identity_median": None if r["identity"]["n"] == 0 else round(r["identity"]["median"], 4),
                          "lookalike_rate": None if r["lookalike_rate"] is None else round(r["lookalike_rate"], 5),
+                         "lookalike_rate_unedited_in_class": None if r["lookalike_rate_unedited_in_class"] is None
+                         else round(r["lookalike_rate_unedited_in_class"], 5),
                          "detection_rate": round(r["detection_rate"], 4)} for r in rep["options"]]}
 
 
