@@ -15,10 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from seedface import face_judge as fj, manifest as mf, quantize
-from seedface.eval_faces import main as eval_main, recommend_psi
-from seedface.face_render import FaceRenderer, prune_to_outputs, ort_session
-from seedface.resample import finish_pixels, resample, resample_taps, to_rgb8
+from seedface.eval import face_judge as fj
+from seedface.release import manifest as mf, quantize
+from seedface.eval.faces import recommend_psi
+from seedface.eval_faces import main as eval_main
+from seedface.pipeline.face import FaceRenderer, prune_to_outputs, ort_session
+from seedface.pipeline.resample import finish_pixels, resample, resample_taps, to_rgb8
 
 REPO = Path(__file__).resolve().parents[2]
 FACES = REPO.parent / "shared" / "datasets" / "faces128"

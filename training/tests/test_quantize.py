@@ -11,8 +11,9 @@ import pytest
 import torch
 from onnx import TensorProto, helper, numpy_helper
 
-from seedface import manifest as mf, quantize as q
-from seedface.export import export_model_dir
+from seedface import quantize as quantize_cmd
+from seedface.release import manifest as mf, quantize as q
+from seedface.release.export import export_model_dir
 from seedface.models import build
 from seedface.models.config import preset
 
@@ -168,4 +169,4 @@ def test_teacher_only_dir_is_refused(tmp_path):
     (d / "manifest.json").write_text(json.dumps({"networks": {"mapping": {}, "student": None, "teacher": {}}}))
     with pytest.raises(ValueError, match="no student"):
         q.quantize_model_dir(d, n_eval=2, n_calib=2)
-    assert q.main([str(d)]) == 2
+    assert quantize_cmd.main([str(d)]) == 2

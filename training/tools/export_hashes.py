@@ -96,7 +96,7 @@ def main() -> int:
     root = Path(a.keep) if a.keep else Path(tempfile.mkdtemp(prefix="seedface-hashes-"))
     root.mkdir(parents=True, exist_ok=True)
     res = {}
-    make_default = imp("seedface.make_default")
+    make_default = imp("seedface.models.untrained", "seedface.make_default")
     export = imp("seedface.release.export", "seedface.export")
     convert = imp("seedface.convert")
     models = imp("seedface.models")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from .manifest import sha256_file
+from seedface.release.manifest import sha256_file
 
 PINNED = {
     "package": "random-face",
@@ -29,7 +29,6 @@ NAMES = ("MappingNetwork", "SynthesisNetwork")
 
 class ReleaseFileError(ValueError):
     pass
-
 
 
 @dataclass

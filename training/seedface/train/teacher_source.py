@@ -7,9 +7,9 @@ from pathlib import Path
 
 import torch
 
-from . import trainckpt
-from .checkpoint import load_published
-from .models.config import ModelConfig
+from seedface.train import trainckpt
+from seedface.models.checkpoint import load_published
+from seedface.models.config import ModelConfig
 
 
 @dataclass
@@ -46,7 +46,7 @@ def load_teacher(path: str | Path) -> Teacher:
                 "kimg": round(int(t.get("step", 0)) * int(t.get("args", {}).get("batch") or 0) / 1000, 1)}
         src = f"{p.name} ({ck['kind']} run, step {ck['train']['step']})"
     except ValueError:
-        from .convert import classify_torch, load_torch
+        from seedface.release.convert import classify_torch, load_torch
         kind, payload = classify_torch(p, load_torch(p))
         if kind != "lightning-ckpt":
             raise ValueError(f"{p}: a {kind} file; give both of the release converter's files as "
@@ -66,7 +66,7 @@ def load_teacher(path: str | Path) -> Teacher:
 def load_converter_pair(paths: list[Path]) -> Teacher:
     """The release converter's mapping + synthesis files (the pair `npm run convert` imports as a teacher-only
     model), so that a student can be distilled from them."""
-    from .convert import ConvertError, read_inputs, teacher_pair_state
+    from seedface.release.convert import ConvertError, read_inputs, teacher_pair_state
     for p in paths:
         if not p.is_file():
             raise FileNotFoundError(f"{p}: no such teacher file")

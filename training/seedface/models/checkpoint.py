@@ -11,10 +11,10 @@ from collections import OrderedDict
 
 import torch
 
-from .models.config import ModelConfig
-from .models.mapping import MappingNetwork
-from .models.student import StudentSynthesis
-from .models.teacher import TeacherSynthesis
+from seedface.models.config import ModelConfig
+from seedface.models.mapping import MappingNetwork
+from seedface.models.student import StudentSynthesis
+from seedface.models.teacher import TeacherSynthesis
 
 IGNORED_PREFIXES = ("loss.", "inception.")
 KNOWN_PREFIXES = ("mapping_net.", "synthesis_net.", "student.")

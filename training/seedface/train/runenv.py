@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from .data import repo_root
+from seedface.paths import repo_root
 
 TRAINING_DATA = {
     "name": "faces128 (UTKFace-derived, 21,719 aligned 128x128 face photos)",
@@ -61,31 +61,3 @@ def provenance(tool: str, steps: int, elapsed_s: float, hardware_str: str, **ext
     return {"source": "trained-here", "from": extra.pop("source_from", None), "tool": tool, "steps": steps,
             "minutes": round(elapsed_s / 60, 2), "hardware": hardware_str,
             "created": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(), **extra}
-
-
-NOT_INHERITED = {"resume", "run", "minutes", "steps", "export", "id", "version", "device", "threads", "data",
-                 "teacher", "grid_every", "ckpt_every", "quantize", "log_every", "limit"}
-
-
-def parse_resumable(parser, argv, checkpoint_for) -> "argparse.Namespace":
-    """Parse argv; with --resume, the checkpoint's saved hyperparameters become the defaults (flags given on the
-    command line still win), so a resumed run trains exactly like the run it continues."""
-    a = parser.parse_args(argv)
-    if not a.resume:
-        return a
-    from . import trainckpt
-    saved = trainckpt.load(checkpoint_for(a))["train"].get("args", {})
-    parser.set_defaults(**{k: v for k, v in saved.items() if k not in NOT_INHERITED and hasattr(a, k)})
-    return parser.parse_args(argv)
-
-
-def cli(fn, argv=None) -> None:
-    """Run a CLI entry point; input problems (missing files, wrong checkpoint kinds) end with one clear line
-    and exit status 2 instead of a traceback."""
-    import sys
-    from .checkpoint import CheckpointError
-    try:
-        fn(argv)
-    except (FileNotFoundError, ValueError, CheckpointError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        raise SystemExit(2)

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import manifest as mf
-from .data import repo_root
-from .release_ir import extract
-from .release_wheel import PINNED, open_release, style_mean
+from seedface.release import manifest as mf
+from seedface.paths import repo_root
+from seedface.release.ir_modules import extract
+from seedface.release.wheel import PINNED, open_release, style_mean
 
 HEADS_DIR = repo_root() / "training" / "heads"
 MEAN_SAMPLES = 65536
@@ -54,8 +54,8 @@ def write_release_noise(tmp: Path, draws: list[np.ndarray], strengths: list[floa
 
 def import_release(tmp: Path, paths: list[Path], *, model_id: str, version: str, heads: Path | None,
                    log, mean_samples: int = MEAN_SAMPLES) -> dict:
-    from .export import export_model_dir
-    from .fit_heads import load_heads
+    from seedface.release.export import export_model_dir
+    from seedface.train.heads import load_heads
 
     rel = open_release(paths)
     log(f"release: {rel.label}")

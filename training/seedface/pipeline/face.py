@@ -29,8 +29,9 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from . import manifest as mf, seeding
-from .resample import finish_pixels
+from seedface.release import manifest as mf
+from seedface.pipeline import seeding
+from seedface.pipeline.resample import finish_pixels
 
 PRECISIONS = ("fp32", "int8")
 

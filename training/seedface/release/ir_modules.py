@@ -25,10 +25,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .models.config import ModelConfig
-from .models.mapping import MappingNetwork
-from .models.student import StudentSynthesis
-from .openvino_ir import IRError, IRGraph, Layer, read_ir
+from seedface.models.config import ModelConfig
+from seedface.models.mapping import MappingNetwork
+from seedface.models.student import StudentSynthesis
+from seedface.release.openvino_ir import IRError, IRGraph, Layer, read_ir
 
 
 class ReleaseIRError(ValueError):

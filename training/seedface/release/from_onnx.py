@@ -16,7 +16,7 @@ import onnx
 import onnxruntime as ort
 from onnx import helper
 
-from seedface import counting, manifest as mf
+from seedface.release import counting, manifest as mf
 
 MEAN_SAMPLES = 4096
 

@@ -8,7 +8,6 @@ max |ort - torch| / max |torch| per output, must be <= 1e-4).
 from __future__ import annotations
 
 import datetime as _dt
-import importlib
 import inspect
 import os
 import shutil
@@ -21,12 +20,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import haar, manifest as mf
-from .counting import count_onnx, count_torch
-from .models.config import ModelConfig
-from .models.mapping import MappingNetwork
-from .models.student import StudentSynthesis
-from .models.teacher import TeacherSynthesis
+from seedface.models import haar
+from seedface.release import manifest as mf
+from seedface.release.counting import count_onnx, count_torch
+from seedface.release.quantize import quantize_model_dir
+from seedface.models.config import ModelConfig
+from seedface.models.mapping import MappingNetwork
+from seedface.models.student import StudentSynthesis
+from seedface.models.teacher import TeacherSynthesis
 
 OPSET = 17
 PARITY_RTOL = 1e-4
@@ -328,7 +329,7 @@ def export_teacher(teacher: TeacherSynthesis, path, check: bool = True) -> dict:
     noise = _noise_tensors(sizes)
     in_names = ["w"] + [f"noise_{k}" for k in range(len(sizes))]
     out_name = f"img_{teacher.size}"
-    from .models.teacher import ModulatedConv2d as _TMod
+    from seedface.models.teacher import ModulatedConv2d as _TMod
 
     mods = [m for m in teacher.modules() if isinstance(m, _TMod)]
     try:
@@ -465,14 +466,9 @@ def export_model_dir(out_dir, config: ModelConfig, mapping: MappingNetwork, stud
         mf.validate(man, tmp)
         mf.save(tmp, man)
         if quantize:
-            try:
-                q = importlib.import_module("seedface.quantize")
-            except ImportError:
-                q = None
-            if q is not None and hasattr(q, "quantize_model_dir"):
-                q.quantize_model_dir(tmp)
-                man = mf.load(tmp)
-                mf.validate(man, tmp)
+            quantize_model_dir(tmp)
+            man = mf.load(tmp)
+            mf.validate(man, tmp)
         os.chmod(tmp, 0o755)
         if out_dir.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))

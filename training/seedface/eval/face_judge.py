@@ -70,7 +70,7 @@ def _enlarge(rgb: np.ndarray, judge_size: int) -> np.ndarray:
     h, w = rgb.shape[:2]
     if min(h, w) >= judge_size:
         return rgb
-    from .resample import resample, to_rgb8
+    from seedface.pipeline.resample import resample, to_rgb8
 
     s = judge_size / min(h, w)
     nh, nw = max(judge_size, round(h * s)), max(judge_size, round(w * s))

@@ -173,7 +173,7 @@ def count_torch_macs(fn, *args, conv_transpose: str = "input", **kwargs) -> int:
     """MACs of one call fn(*args) through the seedface layers (same conventions as count_onnx)."""
     import torch
 
-    from .models.layers import count_macs
+    from seedface.models.layers import count_macs
 
     with torch.no_grad(), count_macs() as c:
         fn(*args, **kwargs)
