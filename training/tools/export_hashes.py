@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -21,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "training"))
+sys.path.append(str(REPO / "training"))  # after PYTHONPATH: an older tree can be measured too
 
 VOLATILE = {"created", "minutes", "seconds", "latency_ms_ort_python", "elapsed_s", "hardware", "from", "path"}
 
@@ -35,6 +36,8 @@ def scrub(x):
         return {k: ("*" if k in VOLATILE else scrub(v)) for k, v in x.items()}
     if isinstance(x, list):
         return [scrub(v) for v in x]
+    if isinstance(x, str):
+        return re.sub(r"[0-9.]+ min\b", "* min", x)  # run times in status lines
     return x
 
 
@@ -42,7 +45,7 @@ def summarise(d: Path) -> dict:
     out = {f.name: sha(f) for f in sorted(d.iterdir()) if f.suffix in (".onnx", ".bin")}
     if (d / "manifest.json").is_file():
         out["manifest(scrubbed)"] = hashlib.sha256(json.dumps(scrub(json.loads((d / "manifest.json").read_text())),
-                                                              sort_keys=False).encode()).hexdigest()
+                                                              sort_keys=True).encode()).hexdigest()
     return out
 
 
@@ -143,8 +146,9 @@ def main() -> int:
                          "--n-calib", "4"]) == 0
     res["convert release-onnx"] = summarise(root / "release")
 
-    faces64 = imp("seedface.models_faces64")
-    faces64.build(root / "faces64", REPO / "models" / "faces64" / "manifest.json")
+    faces64 = imp("seedface.release.faces64", "seedface.models_faces64")
+    faces64.build(root / "faces64", REPO / "models" / "faces64" / "manifest.json",
+                  REPO / "training" / "checkpoints" / "faces64" / "teacher.pt")
     res["models:faces64 teacher.onnx"] = summarise(root / "faces64")
 
     if not a.skip_training:

@@ -52,7 +52,7 @@ def measure(model_dir: Path, n_seeds: int, sizes: list[int]) -> dict:
     levels = [l["size"] for l in r.levels()]
     full = max(levels)
     outputs = [f"img_{l}" for l in levels]
-    sess = r._session("student", "fp32")
+    sess = r.session("student", "fp32")
     judge = FaceJudge()
     cand_levels = {s: [L for L in levels if s <= L <= MAX_FACTOR * s or L == full] for s in sizes}
     stats = {(s, L): {"psnr": [], "dist": []} for s in sizes for L in cand_levels[s]}

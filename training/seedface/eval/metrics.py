@@ -1,7 +1,9 @@
 """Image-quality metrics with no pretrained networks: PSNR, SSIM, and the multi-scale sliced Wasserstein
 distance on Laplacian-pyramid patches (Karras et al. 2018, "Progressive Growing of GANs", appendix D).
 
-Images are float tensors [N, 3, H, W] in [-1, 1] (data range 2) unless stated otherwise.
+The one copy of PSNR and SSIM for every tool (evaluation, quantization, the int8 edge files, the fitted heads).
+Images are float tensors [N, C, H, W] in [-1, 1] (data range 2) unless stated otherwise; numpy arrays are accepted
+too and computed in float64 like tensors.
 """
 from __future__ import annotations
 
@@ -14,10 +16,29 @@ import torch.nn.functional as F
 DATA_RANGE = 2.0
 
 
-def psnr(a: torch.Tensor, b: torch.Tensor, data_range: float = DATA_RANGE) -> torch.Tensor:
-    """Per-image PSNR in dB ([N]); +inf where the images are identical."""
-    mse = (a.double() - b.double()).pow(2).flatten(1).mean(1)
-    return 10 * torch.log10(data_range ** 2 / mse)  # mse 0 -> inf
+def _f64(x) -> torch.Tensor:
+    return torch.from_numpy(np.asarray(x, dtype=np.float64)) if isinstance(x, np.ndarray) else x.double()
+
+
+def psnr_db(mse: float, data_range: float = DATA_RANGE) -> float:
+    """PSNR in dB of one mean squared error; +inf for 0."""
+    return float("inf") if mse <= 0 else float(10.0 * np.log10(data_range ** 2 / mse))
+
+
+def mse(a, b, clip: bool = False) -> torch.Tensor:
+    """Per-image mean squared error ([N], float64); clip: both images clamped to [-1, 1] first."""
+    x, y = _f64(a), _f64(b)
+    if clip:
+        x, y = x.clamp(-1, 1), y.clamp(-1, 1)
+    return (x - y).pow(2).flatten(1).mean(1)
+
+
+def psnr(a, b, data_range: float = DATA_RANGE, clip: bool = False, min_mse: float = 0.0) -> torch.Tensor:
+    """Per-image PSNR in dB ([N]); +inf where the images are identical unless min_mse > 0 bounds it."""
+    m = mse(a, b, clip)
+    if min_mse > 0:
+        m = m.clamp_min(min_mse)
+    return 10 * torch.log10(data_range ** 2 / m)  # mse 0 -> inf
 
 
 def _gauss_window(size: int, sigma: float, channels: int) -> torch.Tensor:
@@ -27,13 +48,13 @@ def _gauss_window(size: int, sigma: float, channels: int) -> torch.Tensor:
     return (g[:, None] * g[None, :]).expand(channels, 1, size, size).contiguous()
 
 
-def ssim(a: torch.Tensor, b: torch.Tensor, data_range: float = DATA_RANGE) -> torch.Tensor:
+def ssim(a, b, data_range: float = DATA_RANGE) -> torch.Tensor:
     """Per-image SSIM ([N]), Wang et al. 2004: Gaussian window 11 / sigma 1.5, K1 0.01, K2 0.03, valid windows,
     averaged over channels. Images smaller than 11 px use the largest odd window that fits (sigma scaled)."""
-    size = min(11, a.shape[-1] - (1 - a.shape[-1] % 2))
-    win = _gauss_window(size, 1.5 * size / 11, a.shape[1]).to(a.device)
-    x, y = a.double(), b.double()
-    c = a.shape[1]
+    x, y = _f64(a), _f64(b)
+    size = min(11, x.shape[-1] - (1 - x.shape[-1] % 2))
+    win = _gauss_window(size, 1.5 * size / 11, x.shape[1]).to(x.device)
+    c = x.shape[1]
 
     def blur(t):
         return F.conv2d(t, win, groups=c)
@@ -43,6 +64,11 @@ def ssim(a: torch.Tensor, b: torch.Tensor, data_range: float = DATA_RANGE) -> to
     c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
     s = ((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (sxx + syy + c2))
     return s.flatten(1).mean(1)
+
+
+def ssim_uint8(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean SSIM of 8-bit images [N, C, H, W] (L = 255) over the set."""
+    return float(ssim(a, b, 255.0).mean())
 
 
 # ---- sliced Wasserstein distance ----------------------------------------------------------------------------

@@ -23,37 +23,40 @@ from seedface.paths import REPO
 from seedface.train import data as data_mod, plots, trainckpt
 from seedface.eval import metrics
 from seedface.pipeline import seeding
+from seedface.models.checkpoint import load_published
+from seedface.models.config import student_slots
+from seedface.pipeline import face
+from seedface.pipeline.runtime import session
+from seedface.release import manifest as mf
 from seedface.train.runenv import pick_device
 
 REPORTS = REPO / "training" / "reports"
 
 
-# ---- generators: the same seeds through torch modules or ONNX files ----------------------------------------
+# ---- generators: the same seeds through torch modules or ONNX files (seedface.pipeline.face) ---------------
 
 class TorchModels:
     def __init__(self, path: Path, device: torch.device):
-        from seedface.models.checkpoint import load_published
         ck = trainckpt.load(path)
         config, self.mapping, self.teacher, self.student, sm = load_published(ck["state_dict"])
         if self.student is None or self.teacher is None:
             raise ValueError(f"{path}: needs a teacher and a student (a distillation checkpoint)")
-        from seedface.models.config import student_slots
         self.slots = student_slots(self.student.n_blocks)
         self.config, self.device = config, device
         for m in (self.mapping, self.teacher, self.student):
             m.to(device).eval()
         self.mean = (sm[0] if sm is not None else self.mapping.mean_w(10000)).to(device)
         self.resolution, self.style_dim = config.resolution, config.style_dim
-        self.noise_sizes = self.teacher.noise_sizes()
         self.has_int8 = False
         self.source = f"checkpoint {path} ({ck['kind']}, step {ck['train']['step']})"
 
     @torch.no_grad()
-    def run(self, z: np.ndarray, noise: list[np.ndarray], psi: float) -> dict:
-        w = self.mapping(torch.from_numpy(z).to(self.device))
-        w = self.mean + psi * (w - self.mean)
-        wt = w[:, None].expand(-1, self.teacher.n_w, -1)
-        nz = [torch.from_numpy(n).to(self.device) for n in noise]
+    def run(self, seeds: list[str], psi: float) -> dict:
+        z = torch.from_numpy(face.latents(seeds, self.style_dim)).to(self.device)
+        wt = face.broadcast(face.truncate(self.mapping(z), self.mean, psi), self.teacher.n_w)
+        per_seed = [seeding.noise_maps(s, self.teacher.noise_sizes()) for s in seeds]
+        nz = [torch.from_numpy(np.concatenate([p[k] for p in per_seed])).to(self.device)
+              for k in range(len(per_seed[0]))]
         t = self.teacher(wt, nz).float().cpu()
         s = self.student(wt[:, self.slots], nz[: len(self.student.noise_sizes())])
         return {"teacher": t, "student": [x.float().cpu() for x in s["imgs"]]}
@@ -61,41 +64,28 @@ class TorchModels:
 
 class OnnxModels:
     def __init__(self, model_dir: Path):
-        import onnxruntime as ort
-        from seedface.release import manifest as mf
         self.man = mf.load(model_dir)
         nets = self.man["networks"]
         if not nets.get("student") or not nets.get("teacher"):
             raise ValueError(f"{model_dir}: needs both a student and a teacher network")
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = 1
-
-        def sess(name):
-            return ort.InferenceSession(str(model_dir / name), opts, providers=["CPUExecutionProvider"])
-
-        self.map = sess(nets["mapping"]["files"]["fp32"])
-        self.t = sess(nets["teacher"]["files"]["fp32"])
-        self.s = sess(nets["student"]["files"]["fp32"])
+        self.nets = nets
+        self.map = session(model_dir / nets["mapping"]["files"]["fp32"])
+        self.t = session(model_dir / nets["teacher"]["files"]["fp32"])
+        self.s = session(model_dir / nets["student"]["files"]["fp32"])
         int8 = nets["student"]["files"].get("int8")
-        self.s8 = sess(int8) if int8 else None
+        self.s8 = session(model_dir / int8) if int8 else None
         self.has_int8 = self.s8 is not None
         self.resolution, self.style_dim = self.man["resolution"], self.man["style_dim"]
-        self.mean = np.asarray(self.man["truncation"]["mean"], np.float32)
-        self.n_w_t, self.n_w_s = nets["teacher"]["n_w"], nets["student"]["n_w"]
-        self.noise_sizes = [i["shape"][-1] for i in nets["teacher"]["inputs"] if i["name"].startswith("noise_")]
-        self.n_noise_s = sum(1 for i in nets["student"]["inputs"] if i["name"].startswith("noise_"))
+        self.mean = face.truncation_mean(self.man)
         self.s_outputs = [o["name"] for o in nets["student"]["outputs"]]
         self.source = f"model directory {model_dir} ({self.man['id']} {self.man['version']})"
 
-    def run(self, z: np.ndarray, noise: list[np.ndarray], psi: float) -> dict:
+    def run(self, seeds: list[str], psi: float) -> dict:
         out = {"teacher": [], "student": [], "student_int8": []}
-        for i in range(z.shape[0]):  # noise inputs have batch 1
-            w = self.map.run(None, {"z": z[i:i + 1]})[0]
-            w = self.mean + psi * (w - self.mean)
-            nz = {f"noise_{k}": n[i:i + 1] for k, n in enumerate(noise)}
-            out["teacher"].append(self.t.run(None, {"w": np.repeat(w[:, None], self.n_w_t, 1), **nz})[0])
-            sf = {"w": np.repeat(w[:, None], self.n_w_s, 1), **{f"noise_{k}": nz[f"noise_{k}"]
-                                                                  for k in range(self.n_noise_s)}}
+        for seed in seeds:  # noise inputs have batch 1
+            w = face.truncate(face.map_latents(self.map, face.latents([seed], self.style_dim)), self.mean, psi)
+            out["teacher"].append(self.t.run(None, face.synthesis_feeds(self.nets["teacher"], seed, w))[0])
+            sf = face.synthesis_feeds(self.nets["student"], seed, w)
             out["student"].append(self.s.run(self.s_outputs, sf))
             if self.s8 is not None:
                 out["student_int8"].append(self.s8.run(self.s_outputs[-1:], sf)[0])
@@ -115,12 +105,6 @@ def open_models(path: Path, device: torch.device):
     return TorchModels(path, device)
 
 
-def seed_inputs(seeds: list[str], style_dim: int, sizes: list[int]) -> tuple[np.ndarray, list[np.ndarray]]:
-    z = np.stack([seeding.latent(s, style_dim) for s in seeds])
-    per_seed = [seeding.noise_maps(s, sizes) for s in seeds]
-    return z, [np.concatenate([p[k] for p in per_seed]) for k in range(len(sizes))]
-
-
 # ---- the report ------------------------------------------------------------------------------------------
 
 def evaluate(path: Path, n_seeds: int = 1000, psi: float = 1.0, data: str | None = None, n_real: int = 1000,
@@ -135,8 +119,7 @@ def evaluate(path: Path, n_seeds: int = 1000, psi: float = 1.0, data: str | None
     int8 = {"psnr": [], "ssim": [], "psnr_vs_fp32": []}
     for i in range(0, n_seeds, batch):
         seeds = [str(j) for j in range(i, min(n_seeds, i + batch))]
-        z, noise = seed_inputs(seeds, models.style_dim, models.noise_sizes)
-        out = models.run(z, noise, psi)
+        out = models.run(seeds, psi)
         t = out["teacher"]
         for s_img in out["student"]:
             size = s_img.shape[-1]

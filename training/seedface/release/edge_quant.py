@@ -17,37 +17,18 @@ from pathlib import Path
 import numpy as np
 import onnx
 
+from seedface.console import logger
+from seedface.eval import metrics
+from seedface.pipeline.face import seed_feeds
+from seedface.pipeline.runtime import session
 from seedface.release import manifest as mf
-from seedface.pipeline import seeding
-from seedface.release.quantize import WEIGHT_ONLY_SESSION_CONFIG, session, weight_only_int8
+from seedface.release.quantize import WEIGHT_ONLY_SESSION_CONFIG, weight_only_int8
 
 TARGET_DB = 35.0
 TARGET_RATIO = 3.0
 
 
-def log(msg: str) -> None:
-    print(f"[edge_quant] {msg}", flush=True)
-
-
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((np.clip(a, -1, 1) - np.clip(b, -1, 1)) ** 2))
-    return 10 * np.log10(4.0 / max(mse, 1e-12))
-
-
-def _feeds(man: dict, map_sess, seed: str) -> dict:
-    d = int(man["style_dim"])
-    st = man["networks"]["student"]
-    z = seeding.latent(seed, d).reshape(1, d)
-    w = map_sess.run(None, {map_sess.get_inputs()[0].name: z})[0]
-    mean = np.asarray(man["truncation"]["mean"], dtype=np.float32).reshape(1, d)
-    psi = np.float32(man["truncation"]["default_psi"])
-    w = (mean + psi * (w - mean)).astype(np.float32)
-    n_w = int(st["n_w"])
-    feed = {"w": np.ascontiguousarray(np.broadcast_to(w[:, None, :], (1, n_w, d)))}
-    noise_in = [i for i in st["inputs"] if i["name"].startswith("noise_")]
-    for inp, arr in zip(noise_in, seeding.noise_maps(seed, [int(i["shape"][-1]) for i in noise_in])):
-        feed[inp["name"]] = arr
-    return feed
+log = logger("edge_quant")
 
 
 def quantize_edge(model_dir: Path, n_seeds: int = 64, edge_max: int = 256) -> dict:
@@ -72,9 +53,9 @@ def quantize_edge(model_dir: Path, n_seeds: int = 64, edge_max: int = 256) -> di
         seed = f"eval/{i}"
         res = {}
         for p in ("fp32", "int8"):
-            res[p] = stus[p].run(out_names, _feeds(man, maps[p], seed))
+            res[p] = stus[p].run(out_names, seed_feeds(model_dir, man, [seed], mapping=maps[p])[0])
         for o, a, b in zip(out_names, res["fp32"], res["int8"]):
-            per_level[o].append(_psnr(b, a))
+            per_level[o].append(float(metrics.psnr(b, a, clip=True, min_mse=1e-12)[0]))
         if i % 16 == 0:
             log(f"{i + 1}/{n_seeds} seeds ({time.time() - t0:.0f} s)")
     levels = []

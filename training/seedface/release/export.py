@@ -9,30 +9,28 @@ from __future__ import annotations
 
 import datetime as _dt
 import inspect
-import os
-import shutil
-import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
+import onnx
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from seedface.models import haar
+from seedface.pipeline.runtime import AUTO_THREADS, session
 from seedface.release import manifest as mf
 from seedface.release.counting import count_onnx, count_torch
 from seedface.release.quantize import quantize_model_dir
 from seedface.models.config import ModelConfig
 from seedface.models.mapping import MappingNetwork
 from seedface.models.student import StudentSynthesis
-from seedface.models.teacher import TeacherSynthesis
+from seedface.models.teacher import ModulatedConv2d as TeacherModulatedConv2d, TeacherSynthesis
+from seedface.release.writer import model_dir_writer
 
 OPSET = 17
 PARITY_RTOL = 1e-4
-SEED_ALGORITHM = "seedface-seed/1"
-DEFAULT_PSI = 0.7
 
 
 class ExportError(RuntimeError):
@@ -211,8 +209,6 @@ def onnx_export(module, args, path, input_names, output_names, dynamic_axes):
         warnings.simplefilter("ignore")  # tracer warnings about Python-int shapes: those are static by design
         torch.onnx.export(module, args, str(path), opset_version=OPSET, input_names=input_names,
                           output_names=output_names, dynamic_axes=dynamic_axes, do_constant_folding=True, **kwargs)
-    import onnx
-
     model = onnx.load(str(path))
     if _constants_to_initializers(model):
         onnx.save(model, str(path))
@@ -222,8 +218,6 @@ def onnx_export(module, args, path, input_names, output_names, dynamic_axes):
 def _constants_to_initializers(model) -> bool:
     """Move large Constant nodes (weights traced from plain tensor attributes) into graph initializers, so every
     exported graph carries its weights the same way (tools such as quantizers look at initializers)."""
-    import onnx
-
     keep, moved = [], False
     names = {i.name for i in model.graph.initializer}
     for node in model.graph.node:
@@ -246,22 +240,13 @@ def _constants_to_initializers(model) -> bool:
     return moved
 
 
-def _ort_session(path):
-    import onnxruntime as ort
-
-    so = ort.SessionOptions()
-    so.log_severity_level = 3
-    so.intra_op_num_threads = max(1, min(4, os.cpu_count() or 1))
-    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-
-
 def rel_err(got: np.ndarray, ref: np.ndarray) -> float:
     denom = float(np.max(np.abs(ref)))
     return float(np.max(np.abs(got - ref))) / max(denom, 1e-12)
 
 
 def _parity(path, feeds: dict, refs: dict, what: str) -> dict:
-    sess = _ort_session(path)
+    sess = session(path, threads=AUTO_THREADS)
     names = list(refs)
     outs = sess.run(names, feeds)
     errs = {}
@@ -329,9 +314,7 @@ def export_teacher(teacher: TeacherSynthesis, path, check: bool = True) -> dict:
     noise = _noise_tensors(sizes)
     in_names = ["w"] + [f"noise_{k}" for k in range(len(sizes))]
     out_name = f"img_{teacher.size}"
-    from seedface.models.teacher import ModulatedConv2d as _TMod
-
-    mods = [m for m in teacher.modules() if isinstance(m, _TMod)]
+    mods = [m for m in teacher.modules() if isinstance(m, TeacherModulatedConv2d)]
     try:
         for m in mods:
             m.freeze(True)
@@ -367,118 +350,89 @@ def _style_mean_rows(style_mean, style_dim) -> torch.Tensor:
     return sm
 
 
-def build_manifest(tmp: Path, config: ModelConfig, mapping, student, teacher, style_mean, *, model_id, version,
-                   provenance, trained, status, training_data, parity) -> dict:
-    d = config.style_dim
-    sm = _style_mean_rows(style_mean, d)
-    trunc = {"mean": [float(x) for x in sm[0].tolist()], "default_psi": DEFAULT_PSI}
+def truncation(style_mean, style_dim: int, mean_source: str | None = None) -> dict:
+    """manifest.truncation: the mean (first W+ row), the default psi, every row when they differ, where it came from."""
+    sm = _style_mean_rows(style_mean, style_dim)
+    trunc = {"mean": [float(x) for x in sm[0].tolist()], "default_psi": mf.DEFAULT_PSI}
     if sm.shape[0] > 1 and not torch.allclose(sm, sm[0:1].expand_as(sm)):
         trunc["mean_w_plus"] = [[float(x) for x in row] for row in sm.tolist()]
+    if mean_source is not None:
+        trunc["mean_source"] = mean_source
+    return trunc
 
-    c_map = count_onnx(str(tmp / "mapping.onnx"))
-    c_st = count_onnx(str(tmp / "student_fp32.onnx"))
-    sizes = student.noise_sizes()
-    st_outs = [_io(f"img_{s}", ["B", 3, s, s], size=s) for s in student.output_sizes()]
-    levels = [{"size": o["size"], "output": o["name"], "macs": c_st["per_output"][o["name"]],
-               "peak_activation_bytes": c_st["per_output_peak_activation_bytes"][o["name"]]} for o in st_outs]
-    nets = {
-        "mapping": {
-            "n_layers": config.n_mlp,
-            "inputs": [_io("z", ["B", d])],
-            "outputs": [_io("w", ["B", d])],
-            "files": {"fp32": "mapping.onnx"},
-            "params": count_torch(mapping), "macs": c_map["macs"],
-            "parity_max_rel_err": parity.get("mapping", {}),
-        },
-        "student": {
-            "channels": list(student.channels),
-            "n_w": student.n_w,
-            "inputs": [_io("w", ["B", student.n_w, d])] + [_io(f"noise_{k}", [1, 1, s, s])
-                                                             for k, s in enumerate(sizes)],
-            "outputs": st_outs,
-            "files": {"fp32": "student_fp32.onnx"},
-            "edge_precision": "fp32",
-            "params": count_torch(student), "macs": c_st["macs"],
-            "onnx_params": c_st["params"],
-            "levels": levels,
-            "parity_max_rel_err": parity.get("student", {}),
-        },
-    }
-    files = [mf.file_entry(tmp, "mapping.onnx", "mapping", "fp32"),
-             mf.file_entry(tmp, "student_fp32.onnx", "student", "fp32")]
+
+def _synthesis_io(net, d: int, outputs: list[int]):
+    inputs = [mf.io("w", ["B", net.n_w, d])] + [mf.io(f"noise_{k}", [1, 1, s, s]) for k, s in enumerate(net.noise_sizes())]
+    return inputs, [mf.io(f"img_{s}", ["B", 3, s, s], size=s) for s in outputs]
+
+
+def network_specs(model_dir: Path, config: ModelConfig, mapping, student, teacher, parity: dict) -> dict:
+    """manifest.networks of an export: IO, files, parameter and MAC counts (from the written ONNX), parity."""
+    d = config.style_dim
+    c_map = count_onnx(str(model_dir / "mapping.onnx"))
+    nets = {"mapping": {
+        "n_layers": config.n_mlp, "inputs": [mf.io("z", ["B", d])], "outputs": [mf.io("w", ["B", d])],
+        "files": {"fp32": "mapping.onnx"}, "params": count_torch(mapping), "macs": c_map["macs"],
+        "parity_max_rel_err": parity.get("mapping", {})}}
+    nets["student"] = None
+    if student is not None:
+        c_st = count_onnx(str(model_dir / "student_fp32.onnx"))
+        inputs, outputs = _synthesis_io(student, d, student.output_sizes())
+        nets["student"] = {
+            "channels": list(student.channels), "n_w": student.n_w, "inputs": inputs, "outputs": outputs,
+            "files": {"fp32": "student_fp32.onnx"}, "edge_precision": "fp32",
+            "params": count_torch(student), "macs": c_st["macs"], "onnx_params": c_st["params"],
+            "levels": [{"size": o["size"], "output": o["name"], "macs": c_st["per_output"][o["name"]],
+                        "peak_activation_bytes": c_st["per_output_peak_activation_bytes"][o["name"]]}
+                       for o in outputs],
+            "parity_max_rel_err": parity.get("student", {})}
     if teacher is not None:
-        c_t = count_onnx(str(tmp / "teacher.onnx"))
-        tsz = teacher.noise_sizes()
+        inputs, outputs = _synthesis_io(teacher, d, [teacher.size])
         nets["teacher"] = {
-            "channels": list(teacher.channels),
-            "n_w": teacher.n_w,
-            "inputs": [_io("w", ["B", teacher.n_w, d])] + [_io(f"noise_{k}", [1, 1, s, s]) for k, s in enumerate(tsz)],
-            "outputs": [_io(f"img_{teacher.size}", ["B", 3, teacher.size, teacher.size], size=teacher.size)],
-            "files": {"fp32": "teacher.onnx"},
-            "params": count_torch(teacher), "macs": c_t["macs"],
-            "parity_max_rel_err": parity.get("teacher", {}),
-        }
-        files.append(mf.file_entry(tmp, "teacher.onnx", "teacher", "fp32"))
-    prov = {"source": "random-init", "from": None,
-            "created": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
-            "tool": "seedface.export"}
-    prov.update(provenance or {})
-    return {
-        "format": mf.FORMAT,
-        "id": model_id,
-        "version": version,
-        "architecture": "mobilestylegan",
-        "resolution": config.resolution,
-        "style_dim": d,
-        "seed_algorithm": SEED_ALGORITHM,
-        "trained": bool(trained),
-        "status": status,
-        "config": dict(config.to_dict(), **({} if teacher is not None else {"teacher_channels": None})),
-        "truncation": trunc,
-        "networks": nets,
-        "files": files,
-        "quantization": None,
-        "metrics": {},
-        "provenance": prov,
-        "training_data": training_data,
-    }
+            "channels": list(teacher.channels), "n_w": teacher.n_w, "inputs": inputs, "outputs": outputs,
+            "files": {"fp32": "teacher.onnx"}, "params": count_torch(teacher),
+            "macs": count_onnx(str(model_dir / "teacher.onnx"))["macs"],
+            "parity_max_rel_err": parity.get("teacher", {})}
+    return nets
 
 
-def export_model_dir(out_dir, config: ModelConfig, mapping: MappingNetwork, student: StudentSynthesis,
-                     teacher: TeacherSynthesis | None, style_mean, *, model_id: str, version: str, provenance: dict,
-                     trained: bool, status: str, training_data: dict | None, quantize: bool = True) -> dict:
-    """Write a complete model directory atomically (temp dir, then rename). Returns the manifest."""
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-    try:
-        mapping = mapping.eval().cpu()
+def write_model_dir(model_dir, config: ModelConfig, mapping: MappingNetwork, student: StudentSynthesis | None,
+                    teacher: TeacherSynthesis | None, style_mean, *, model_id: str, version: str, provenance: dict,
+                    trained: bool, status: str, training_data: dict | None, quantize: bool = True,
+                    mean_source: str | None = None) -> dict:
+    """Export the networks into the (empty) directory `model_dir` and write its manifest; with a student and
+    `quantize`, also the int8 student (seedface.release.quantize). student None: a teacher-only directory
+    (`networks.student = null`). Not atomic by itself: see export_model_dir. Returns the manifest."""
+    model_dir = Path(model_dir)
+    mapping = mapping.eval().cpu()
+    parity = {"mapping": export_mapping(mapping, model_dir / "mapping.onnx")}
+    if student is not None:
         student = student.eval().cpu()
-        if teacher is not None:
-            teacher = teacher.eval().cpu()
-        parity = {"mapping": export_mapping(mapping, tmp / "mapping.onnx"),
-                  "student": export_student(student, tmp / "student_fp32.onnx")}
-        if teacher is not None:
-            parity["teacher"] = export_teacher(teacher, tmp / "teacher.onnx")
-        man = build_manifest(tmp, config, mapping, student, teacher, style_mean, model_id=model_id, version=version,
-                             provenance=provenance, trained=trained, status=status, training_data=training_data,
-                             parity=parity)
-        mf.validate(man, tmp)
-        mf.save(tmp, man)
-        if quantize:
-            quantize_model_dir(tmp)
-            man = mf.load(tmp)
-            mf.validate(man, tmp)
-        os.chmod(tmp, 0o755)
-        if out_dir.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
-            os.rmdir(old)
-            os.replace(out_dir, old)
-            os.replace(tmp, out_dir)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out_dir)
-        return man
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        parity["student"] = export_student(student, model_dir / "student_fp32.onnx")
+    if teacher is not None:
+        teacher = teacher.eval().cpu()
+        parity["teacher"] = export_teacher(teacher, model_dir / "teacher.onnx")
+    prov = {"source": "random-init", "from": None,
+            "created": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(), "tool": "seedface.export"}
+    prov.update(provenance or {})
+    config_dict = config.to_dict()
+    if teacher is None and student is not None:
+        config_dict["teacher_channels"] = None
+    man = mf.build(model_dir, model_id=model_id, version=version, resolution=config.resolution,
+                   style_dim=config.style_dim, trained=trained, status=status, config=config_dict,
+                   truncation=truncation(style_mean, config.style_dim, mean_source),
+                   networks=network_specs(model_dir, config, mapping, student, teacher, parity),
+                   provenance=prov, training_data=training_data)
+    mf.validate(man, model_dir)
+    mf.save(model_dir, man)
+    if quantize and student is not None:
+        quantize_model_dir(model_dir)
+        man = mf.load(model_dir)
+        mf.validate(man, model_dir)
+    return man
+
+
+def export_model_dir(out_dir, *args, **kwargs) -> dict:
+    """write_model_dir, atomically (seedface.release.writer): `out_dir` is complete or unchanged."""
+    with model_dir_writer(out_dir) as tmp:
+        return write_model_dir(tmp, *args, **kwargs)

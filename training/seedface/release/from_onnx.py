@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 from onnx import helper
 
+from seedface.pipeline.runtime import session
 from seedface.release import counting, manifest as mf
 
 MEAN_SAMPLES = 4096
@@ -44,13 +44,6 @@ def rename_tensor(model: onnx.ModelProto, old: str, new: str) -> None:
                 node.output[i] = new
 
 
-def _session(model: onnx.ModelProto) -> ort.InferenceSession:
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = 1
-    so.log_severity_level = 3
-    return ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
-
-
 def try_dynamic_batch(model: onnx.ModelProto, feed_one: dict) -> onnx.ModelProto:
     """Mark dim 0 of every input/output "B" if the graph really runs with batch 2 and gives the batch-1 answers;
     otherwise return the model unchanged (fixed batch)."""
@@ -61,8 +54,8 @@ def try_dynamic_batch(model: onnx.ModelProto, feed_one: dict) -> onnx.ModelProto
         d.Clear()
         d.dim_param = "B"
     try:
-        one = _session(model).run(None, feed_one)
-        two = _session(dyn).run(None, {k: np.concatenate([v, v]) for k, v in feed_one.items()})
+        one = session(model).run(None, feed_one)
+        two = session(dyn).run(None, {k: np.concatenate([v, v]) for k, v in feed_one.items()})
         if all(t.shape[0] == 2 and np.allclose(t[:1], o, rtol=1e-4, atol=1e-5) for t, o in zip(two, one)):
             return dyn
     except Exception:  # noqa: BLE001 - any failure means the batch is baked into the graph
@@ -112,7 +105,7 @@ def wrap_synthesis(model: onnx.ModelProto, style_dim: int) -> tuple[onnx.ModelPr
     res = _dims(out)[-1]
     if not isinstance(res, int):
         feed = {"w": np.zeros((1, n_w, style_dim), np.float32)}
-        res = int(_session(model).run(None, feed)[0].shape[-1])
+        res = int(session(model).run(None, feed)[0].shape[-1])
     out_name = f"img_{res}"
     rename_tensor(model, out.name, out_name)
     model = try_dynamic_batch(model, {"w": np.zeros((1, n_w, style_dim), np.float32)})
@@ -133,7 +126,7 @@ def io_entries(model: onnx.ModelProto, which: str) -> list[dict]:
 
 def truncation_mean(mapping: onnx.ModelProto, style_dim: int) -> list[float]:
     """Average w over MEAN_SAMPLES random z (the release graphs carry no style_mean)."""
-    sess = _session(mapping)
+    sess = session(mapping)
     z = np.random.default_rng(0).standard_normal((MEAN_SAMPLES, style_dim)).astype(np.float32)
     fixed = _dims(mapping.graph.input[0])[0] == 1
     if fixed:
@@ -156,38 +149,26 @@ def write_model_dir(out_dir: Path, mapping_model: onnx.ModelProto, synthesis_mod
     sc = counting.count_onnx(str(out_dir / "student_fp32.onnx"))
     out_name = f"img_{res}"
     n_layers = sum(1 for n in mapping.graph.node if n.op_type in ("Gemm", "MatMul"))
-    manifest = {
-        "format": mf.FORMAT,
-        "id": model_id,
-        "version": version,
-        "architecture": "mobilestylegan",
-        "resolution": res,
-        "style_dim": style_dim,
-        "seed_algorithm": "seedface-seed/1",
-        "trained": True,
-        "status": (f"imported from the MobileStyleGAN release's ONNX exports. Lost in those graphs: intermediate "
-                   f"resolutions (only {out_name}), per-seed noise (noise is frozen inside: the seed only "
-                   f"selects w, so faces are less varied in fine detail), " + batch_note
-                   + "; truncation mean estimated from 4096 random z; no teacher"),
-        "truncation": {"mean": truncation_mean(mapping, style_dim), "default_psi": 0.7,
-                       "mean_source": f"estimated: average mapping output over {MEAN_SAMPLES} random z"},
-        "networks": {
-            "mapping": {"n_layers": n_layers, "inputs": io_entries(mapping, "inputs"),
-                        "outputs": io_entries(mapping, "outputs"), "files": {"fp32": "mapping.onnx"},
-                        "params": mc["params"], "macs": mc["macs"]},
-            "student": {"n_w": n_w, "inputs": io_entries(student, "inputs"),
-                        "outputs": io_entries(student, "outputs"), "files": {"fp32": "student_fp32.onnx"},
-                        "edge_precision": "fp32", "params": sc["params"], "macs": sc["macs"],
-                        "noise": "frozen in the graph",
-                        "levels": [{"size": res, "output": out_name, "macs": sc["per_output"][out_name],
-                                    "peak_activation_bytes": sc["per_output_peak_activation_bytes"][out_name]}]},
-        },
-        "files": [mf.file_entry(out_dir, "mapping.onnx", "mapping", "fp32"),
-                  mf.file_entry(out_dir, "student_fp32.onnx", "student", "fp32")],
-        "metrics": {},
-        "provenance": provenance,
-        "training_data": training_data,
+    networks = {
+        "mapping": {"n_layers": n_layers, "inputs": io_entries(mapping, "inputs"),
+                    "outputs": io_entries(mapping, "outputs"), "files": {"fp32": "mapping.onnx"},
+                    "params": mc["params"], "macs": mc["macs"]},
+        "student": {"n_w": n_w, "inputs": io_entries(student, "inputs"),
+                    "outputs": io_entries(student, "outputs"), "files": {"fp32": "student_fp32.onnx"},
+                    "edge_precision": "fp32", "params": sc["params"], "macs": sc["macs"],
+                    "noise": "frozen in the graph",
+                    "levels": [{"size": res, "output": out_name, "macs": sc["per_output"][out_name],
+                                "peak_activation_bytes": sc["per_output_peak_activation_bytes"][out_name]}]},
     }
+    status = (f"imported from the MobileStyleGAN release's ONNX exports. Lost in those graphs: intermediate "
+              f"resolutions (only {out_name}), per-seed noise (noise is frozen inside: the seed only selects w, so "
+              f"faces are less varied in fine detail), " + batch_note
+              + "; truncation mean estimated from 4096 random z; no teacher")
+    truncation = {"mean": truncation_mean(mapping, style_dim), "default_psi": mf.DEFAULT_PSI,
+                  "mean_source": f"estimated: average mapping output over {MEAN_SAMPLES} random z"}
+    manifest = mf.build(out_dir, model_id=model_id, version=version, resolution=res, style_dim=style_dim,
+                        trained=True, status=status, truncation=truncation, networks=networks,
+                        provenance=provenance, training_data=training_data)
     mf.validate(manifest, out_dir)
     mf.save(out_dir, manifest)
     return manifest

@@ -1,18 +1,32 @@
-"""manifest.json of a model directory (format ``seedface-model/1``, docs/model-format.md)."""
+"""manifest.json of a model directory (format ``seedface-model/1``, docs/model-format.md): read, write, build, check.
+
+The shape is the JSON Schema ``src/shared/manifest.schema.json``, the one the TypeScript loader uses too; ``validate``
+applies it (``check_schema``: the keywords that schema uses) and then the cross-field rules a schema cannot state.
+``build`` is the one place a manifest is assembled (exports, imports, teacher-only directories).
+"""
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 
 FORMAT = "seedface-model/1"
 MANIFEST = "manifest.json"
+ARCHITECTURE = "mobilestylegan"
+SEED_ALGORITHM = "seedface-seed/1"
+DEFAULT_PSI = 0.7
+SCHEMA_PATH = Path(__file__).resolve().parents[3] / "src" / "shared" / "manifest.schema.json"
+SCHEMA = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+NETWORK_ORDER = ("mapping", "student", "teacher")
 
 
 class ManifestError(ValueError):
     pass
 
+
+# ---- files ------------------------------------------------------------------------------------------------------
 
 def load(model_dir) -> dict:
     p = Path(model_dir) / MANIFEST
@@ -53,94 +67,155 @@ def set_file(manifest: dict, entry: dict) -> None:
     manifest["files"] = files
 
 
+# ---- the builder --------------------------------------------------------------------------------------------------
+
+def io(name: str, shape, **extra) -> dict:
+    """One networks.*.inputs / outputs entry."""
+    return {"name": name, "shape": list(shape), "dtype": "float32", **extra}
+
+
+def build(model_dir, *, model_id: str, version: str, resolution: int, style_dim: int, trained: bool, status: str,
+          truncation: dict, networks: dict, provenance: dict, training_data: dict | None,
+          config: dict | None = None) -> dict:
+    """The manifest of the model directory being written in `model_dir`: the documented fields in their order,
+    files[] from every network's files (sha256 and size read from `model_dir`), no quantization and no metrics yet
+    (seedface.release.quantize and the evaluations add them). `config` is left out when None."""
+    files = [file_entry(model_dir, path, name, precision)
+             for name in sorted(networks, key=lambda n: NETWORK_ORDER.index(n) if n in NETWORK_ORDER else 99)
+             if networks[name] is not None for precision, path in networks[name]["files"].items()]
+    m = {"format": FORMAT, "id": model_id, "version": version, "architecture": ARCHITECTURE,
+         "resolution": int(resolution), "style_dim": int(style_dim), "seed_algorithm": SEED_ALGORITHM,
+         "trained": bool(trained), "status": status}
+    if config is not None:
+        m["config"] = config
+    m.update(truncation=truncation, networks=networks, files=files, quantization=None, metrics={},
+             provenance=provenance, training_data=training_data)
+    return m
+
+
+# ---- the schema ---------------------------------------------------------------------------------------------------
+
+_TYPES = {"object": dict, "array": list, "string": str, "boolean": bool, "null": type(None)}
+
+
+def _is(x, t: str) -> bool:
+    if t == "integer":
+        return isinstance(x, int) and not isinstance(x, bool)
+    if t == "number":
+        return isinstance(x, (int, float)) and not isinstance(x, bool)
+    return isinstance(x, _TYPES[t])
+
+
+def _resolve(ref: str, root: dict) -> dict:
+    node = root
+    for part in ref.lstrip("#/").split("/"):
+        node = node[part]
+    return node
+
+
+def check_schema(x, schema: dict = SCHEMA, where: str = "manifest", root: dict | None = None) -> None:
+    """Raise ManifestError at the first place `x` breaks `schema`. Keywords: $ref (local), allOf, anyOf, const,
+    enum, type, required, properties, additionalProperties, items, minItems, minLength, minimum, pattern (the ones
+    manifest.schema.json uses; tests/test_export.py checks that it uses no others)."""
+    root = schema if root is None else root
+    if "$ref" in schema:
+        check_schema(x, _resolve(schema["$ref"], root), where, root)
+    for sub in schema.get("allOf", ()):
+        check_schema(x, sub, where, root)
+    if "anyOf" in schema:
+        errors = []
+        for sub in schema["anyOf"]:
+            try:
+                check_schema(x, sub, where, root)
+                break
+            except ManifestError as e:
+                errors.append(str(e))
+        else:
+            raise ManifestError(errors[-1])
+    if "const" in schema and x != schema["const"]:
+        raise ManifestError(f"{where} must be {schema['const']!r}, got {x!r}")
+    if "enum" in schema and x not in schema["enum"]:
+        raise ManifestError(f"{where} must be one of {', '.join(map(str, schema['enum']))}, got {x!r}")
+    if "type" in schema:
+        types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+        if not any(_is(x, t) for t in types):
+            raise ManifestError(f"{where} must be {' or '.join(types)}, got {json.dumps(x)[:60]}")
+    if isinstance(x, dict):
+        for k in schema.get("required", ()):
+            if k not in x:
+                raise ManifestError(f"{where}.{k} is required")
+        props = schema.get("properties", {})
+        extra = schema.get("additionalProperties", True)
+        for k, v in x.items():
+            if k in props:
+                check_schema(v, props[k], f"{where}.{k}", root)
+            elif extra is False:
+                raise ManifestError(f"{where}.{k} is not allowed")
+            elif isinstance(extra, dict):
+                check_schema(v, extra, f"{where}.{k}", root)
+    if isinstance(x, list):
+        if len(x) < schema.get("minItems", 0):
+            raise ManifestError(f"{where} must have at least {schema['minItems']} item(s)")
+        if "items" in schema:
+            for i, v in enumerate(x):
+                check_schema(v, schema["items"], f"{where}[{i}]", root)
+    if isinstance(x, str):
+        if len(x) < schema.get("minLength", 0):
+            raise ManifestError(f"{where} must be a non-empty string")
+        if "pattern" in schema and not re.search(schema["pattern"], x):
+            raise ManifestError(f"{where} {x!r} does not match {schema['pattern']}")
+    if "minimum" in schema and _is(x, "number") and x < schema["minimum"]:
+        raise ManifestError(f"{where} must be >= {schema['minimum']}, got {x}")
+
+
+# ---- validation ---------------------------------------------------------------------------------------------------
+
 def _req(cond, msg):
     if not cond:
         raise ManifestError(msg)
 
 
-def _check_io(net: str, kind: str, items) -> None:
-    _req(isinstance(items, list) and items, f"networks.{net}.{kind} must be a non-empty list")
-    names = set()
-    for i, it in enumerate(items):
-        _req(isinstance(it, dict) and isinstance(it.get("name"), str),
-             f"networks.{net}.{kind}[{i}] needs a string 'name'")
-        _req(it["name"] not in names, f"networks.{net}.{kind}: duplicate name {it['name']!r}")
-        names.add(it["name"])
-        shape = it.get("shape")
-        _req(isinstance(shape, list) and all(isinstance(d, int) or d == "B" for d in shape),
-             f"networks.{net}.{kind}[{i}] ({it['name']}): shape must be a list of ints or 'B', got {shape!r}")
-
-
 def validate(manifest: dict, model_dir=None) -> None:
-    """Raise ManifestError with a clear message when the manifest is malformed. With model_dir, also checks that
-    every listed file exists with the recorded size and sha256.
+    """Raise ManifestError with a clear message when the manifest is malformed: the schema, then the rules across
+    fields. With model_dir, also checks that every listed file exists with the recorded size and sha256.
 
     ``networks.student`` may be null only in a teacher-only directory (docs/model-format.md), which then needs
     ``networks.teacher``."""
     m = manifest
     _req(isinstance(m, dict), "manifest must be a JSON object")
-    _req(m.get("format") == FORMAT, f"format must be {FORMAT!r}, got {m.get('format')!r}")
-    for k in ("id", "version", "architecture", "seed_algorithm", "status"):
-        _req(isinstance(m.get(k), str) and m[k], f"missing or empty string field {k!r}")
-    for k in ("resolution", "style_dim"):
-        _req(isinstance(m.get(k), int) and m[k] > 0, f"{k!r} must be a positive integer")
-    _req(isinstance(m.get("trained"), bool), "'trained' must be true or false")
-    tr = m.get("truncation")
-    _req(isinstance(tr, dict) and isinstance(tr.get("mean"), list), "truncation.mean must be a list")
-    _req(len(tr["mean"]) == m["style_dim"], f"truncation.mean has {len(tr['mean'])} values, style_dim is "
-         f"{m['style_dim']}")
-    _req(isinstance(tr.get("default_psi"), (int, float)), "truncation.default_psi must be a number")
-    nets = m.get("networks")
-    _req(isinstance(nets, dict), "'networks' must be an object")
-    for req in ("mapping", "student"):
-        _req(req in nets, f"networks.{req} is required")
-    _req(isinstance(nets["mapping"], dict), "networks.mapping must be an object")
+    check_schema(m)
+    _req(len(m["truncation"]["mean"]) == m["style_dim"], f"truncation.mean has {len(m['truncation']['mean'])} "
+         f"values, style_dim is {m['style_dim']}")
+    nets = m["networks"]
     if nets["student"] is None:
         _req(isinstance(nets.get("teacher"), dict),
              "networks.student is null (teacher-only directory) but there is no networks.teacher")
-    files = m.get("files")
-    _req(isinstance(files, list) and files, "'files' must be a non-empty list")
-    paths = {}
-    for i, f in enumerate(files):
-        _req(isinstance(f, dict), f"files[{i}] must be an object")
-        for k in ("path", "sha256", "network", "precision"):
-            _req(isinstance(f.get(k), str) and f[k], f"files[{i}].{k} must be a non-empty string")
-        _req(isinstance(f.get("bytes"), int) and f["bytes"] > 0, f"files[{i}].bytes must be a positive integer")
-        _req(len(f["sha256"]) == 64, f"files[{i}].sha256 must be 64 hex digits")
-        _req("/" not in f["path"] and "\\" not in f["path"] and not f["path"].startswith("."),
-             f"files[{i}].path must be a plain file name, got {f['path']!r}")
-        paths[f["path"]] = f
+    paths = {f["path"]: f for f in m["files"]}
     for name, net in nets.items():
-        if net is None and name in ("student", "teacher"):
+        if net is None:
             continue
-        _req(isinstance(net, dict), f"networks.{name} must be an object")
-        _check_io(name, "inputs", net.get("inputs"))
-        _check_io(name, "outputs", net.get("outputs"))
-        nf = net.get("files")
-        _req(isinstance(nf, dict) and nf, f"networks.{name}.files must map precision -> file name")
-        for prec, path in nf.items():
+        for kind in ("inputs", "outputs"):
+            names = [it["name"] for it in net[kind]]
+            dup = next((n for n in names if names.count(n) > 1), None)
+            _req(dup is None, f"networks.{name}.{kind}: duplicate name {dup!r}")
+        for prec, path in net["files"].items():
             _req(path in paths, f"networks.{name}.files.{prec} = {path!r} is not listed in files[]")
-        for k in ("params", "macs"):
-            _req(isinstance(net.get(k), int) and net[k] >= 0, f"networks.{name}.{k} must be a non-negative integer")
     st = nets["student"]
     if st is not None:
-        _req(isinstance(st.get("n_w"), int), "networks.student.n_w must be an integer")
-        _req(st.get("edge_precision") in st["files"], f"networks.student.edge_precision {st.get('edge_precision')!r} "
+        _req(st["edge_precision"] in st["files"], f"networks.student.edge_precision {st['edge_precision']!r} "
              f"has no file in networks.student.files")
-        lv = st.get("levels")
-        _req(isinstance(lv, list) and lv, "networks.student.levels must be a non-empty list")
         outs = {o["name"] for o in st["outputs"]}
-        for i, level in enumerate(lv):
-            _req(level.get("output") in outs, f"networks.student.levels[{i}].output is not a student output")
-            for k in ("size", "macs", "peak_activation_bytes"):
-                _req(isinstance(level.get(k), int), f"networks.student.levels[{i}].{k} must be an integer")
-        _req(lv[-1]["size"] == m["resolution"], "the last student level must be the model resolution")
-    prov = m.get("provenance")
-    _req(isinstance(prov, dict) and prov.get("source") in ("random-init", "trained-here", "imported"),
-         "provenance.source must be one of random-init, trained-here, imported")
-    _req("training_data" in m, "'training_data' is required (null when there is none)")
+        for i, level in enumerate(st["levels"]):
+            _req(level["output"] in outs, f"networks.student.levels[{i}].output is not a student output")
+        _req(st["levels"][-1]["size"] == m["resolution"], "the last student level must be the model resolution")
+        prev = 0
+        for i, row in enumerate((st.get("serving") or {}).get("sizes") or []):
+            _req(row["output"] in {lv["output"] for lv in st["levels"]},
+                 f"networks.student.serving.sizes[{i}].output {row['output']!r} is not a student level")
+            _req(row["up_to"] > prev, f"networks.student.serving.sizes must be sorted by strictly increasing up_to")
+            prev = row["up_to"]
     if model_dir is not None:
-        for f in files:
+        for f in m["files"]:
             p = Path(model_dir) / f["path"]
             if not p.is_file() and f.get("produced_by"):
                 continue  # not committed (too large); the command named there makes it (docs/model-format.md)

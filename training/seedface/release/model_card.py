@@ -7,10 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
+from seedface.pipeline.face import seed_feeds, to_pixels
+from seedface.pipeline.runtime import session
 from seedface.release import manifest as mf
-from seedface.pipeline import seeding
-from seedface.release.quantize import WEIGHT_ONLY_SESSION_CONFIG, session
+from seedface.release.quantize import WEIGHT_ONLY_SESSION_CONFIG
 
 SAMPLES = "samples.jpg"
 GRID_SEEDS = [f"sample/{i}" for i in range(16)]
@@ -23,19 +25,10 @@ def render(model_dir: Path, man: dict, seeds: list[str], output: str, psi: float
     cfg = WEIGHT_ONLY_SESSION_CONFIG if precision == "int8" else None
     ms = session(Path(model_dir) / mp["files"].get(precision, mp["files"]["fp32"]), cfg)
     ss = session(Path(model_dir) / st["files"][precision], cfg)
-    d, n_w = int(man["style_dim"]), int(st["n_w"])
-    mean = np.asarray(man["truncation"]["mean"], dtype=np.float32).reshape(1, d)
-    p = np.float32(man["truncation"]["default_psi"] if psi is None else psi)
-    noise_in = [i for i in st["inputs"] if i["name"].startswith("noise_")]
     out = []
-    for s in seeds:
-        w = ms.run(None, {ms.get_inputs()[0].name: seeding.latent(s, d).reshape(1, d)})[0]
-        w = (mean + p * (w - mean)).astype(np.float32)
-        feed = {"w": np.ascontiguousarray(np.broadcast_to(w[:, None, :], (1, n_w, d)))}
-        for inp, arr in zip(noise_in, seeding.noise_maps(s, [int(i["shape"][-1]) for i in noise_in])):
-            feed[inp["name"]] = arr
-        img = ss.run([output], feed)[0][0]
-        out.append(np.clip(np.rint((np.clip(img, -1, 1) + 1) * 127.5), 0, 255).astype(np.uint8).transpose(1, 2, 0))
+    for s in seeds:  # one seed at a time: the mapping runs at batch 1, as the service runs it
+        img = ss.run([output], seed_feeds(model_dir, man, [s], mapping=ms, psi=psi)[0])[0][0]
+        out.append(to_pixels(np.clip(img, -1, 1)).transpose(1, 2, 0))
     return np.stack(out)
 
 
@@ -49,7 +42,6 @@ def grid(images: np.ndarray, cols: int) -> np.ndarray:
 
 
 def write_samples(model_dir: Path, man: dict) -> str:
-    from PIL import Image
     imgs = render(model_dir, man, GRID_SEEDS, "img_256")
     small = np.stack([np.asarray(Image.fromarray(i).resize((192, 192), Image.BOX)) for i in imgs])
     Image.fromarray(grid(small, 8)).save(Path(model_dir) / SAMPLES, quality=88)
@@ -102,8 +94,8 @@ def write_release_card(model_dir: Path) -> None:
 - Authors: {rel.get('authors')}. Package `{rel.get('package')}=={rel.get('version')}` on PyPI, file
   `{rel.get('file')}`, sha256 `{rel.get('sha256')}` (package licence {rel.get('package_licence')}).
 - Files read: `random_face/data/MappingNetwork.{{xml,bin}}`, `SynthesisNetwork.{{xml,bin}}` (OpenVINO IR v10, fp32),
-  read without OpenVINO by `training/seedface/openvino_ir.py` and mapped onto our modules by
-  `training/seedface/release_ir.py`. Checked: our fp32 export reproduces the release's own OpenVINO output
+  read without OpenVINO by `training/seedface/release/openvino_ir.py` and mapped onto our modules by
+  `training/seedface/release/ir_modules.py`. Checked: our fp32 export reproduces the release's own OpenVINO output
   (test `training/tests/test_release_ir.py`).
 - Imported by `npm run models:ffhq` (downloads the pinned wheel, checks the sha256, runs `npm run convert`).
 - Fitted here: the wavelet heads for levels 8..512, which the release's export dropped

@@ -24,10 +24,16 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-import onnxruntime as ort
+from matplotlib.figure import Figure
 from onnx import helper, numpy_helper
+from onnxruntime.quantization import (CalibrationMethod, QuantFormat, QuantType, quantize_dynamic,
+                                      quantize_static)
 
-from seedface.pipeline import seeding
+from seedface.console import logger
+from seedface.eval import metrics
+from seedface.pipeline.face import seed_feeds, to_pixels
+from seedface.pipeline.runtime import session
+from seedface.release import manifest as mf
 
 TARGET_PSNR_DB = 35.0
 TARGET_SIZE_RATIO = 3.0
@@ -41,16 +47,11 @@ EVAL_PREFIX = "eval/"
 SENS_PREFIX = "sensitivity/"
 
 
-def log(msg: str) -> None:
-    print(f"[quantize] {msg}", flush=True)
+log = logger("quantize")
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Manifest access (plain JSON so that this module also works on directories other tools wrote)
-
-def read_manifest(model_dir: Path) -> dict:
-    return json.loads((Path(model_dir) / "manifest.json").read_text())
-
+# The student's inputs and outputs (plain manifest reads, so this works on directories other tools wrote)
 
 def student_io(manifest: dict) -> tuple[dict, list[dict], dict]:
     """(w input, noise inputs in order, largest img output) of the student."""
@@ -65,46 +66,7 @@ def student_io(manifest: dict) -> tuple[dict, list[dict], dict]:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Real inputs: seeds -> z -> mapping.onnx -> truncated w (W+ broadcast) + seeded noise
-
-def session(path: Path | str, config: dict | None = None) -> ort.InferenceSession:
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = 1
-    so.inter_op_num_threads = 1
-    so.log_severity_level = 3
-    for k, v in (config or {}).items():
-        so.add_session_config_entry(k, v)
-    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-
-
-def seed_inputs(model_dir: Path, manifest: dict, seeds: list[str]) -> list[dict[str, np.ndarray]]:
-    """Student feeds (batch 1 each) for the seeds, exactly as the edge builds them (docs/determinism.md)."""
-    if not seeds:
-        return []
-    style_dim = int(manifest["style_dim"])
-    w_in, noise_inputs, _ = student_io(manifest)
-    n_w = int(w_in["shape"][1])
-    mapping = session(Path(model_dir) / manifest["networks"]["mapping"]["files"]["fp32"])
-    map_in = mapping.get_inputs()[0]
-    z = np.stack([seeding.latent(s, style_dim) for s in seeds]).astype(np.float32)
-    if isinstance(map_in.shape[0], int) and map_in.shape[0] == 1:  # fixed-batch mapping (imported release ONNX)
-        w = np.concatenate([mapping.run(None, {map_in.name: z[i:i + 1]})[0] for i in range(len(seeds))])
-    else:
-        w = mapping.run(None, {map_in.name: z})[0]
-    trunc = manifest.get("truncation") or {}
-    if trunc.get("mean") is not None:
-        mean = np.asarray(trunc["mean"], dtype=np.float32).reshape(1, style_dim)
-        psi = np.float32(trunc.get("default_psi", 0.7))
-        w = (mean + psi * (w - mean)).astype(np.float32)
-    sizes = [int(i["shape"][-1]) for i in noise_inputs]
-    feeds = []
-    for k, s in enumerate(seeds):
-        feed = {"w": np.ascontiguousarray(np.broadcast_to(w[k][None, None, :], (1, n_w, style_dim)))}
-        for inp, arr in zip(noise_inputs, seeding.noise_maps(s, sizes)):
-            feed[inp["name"]] = arr.astype(np.float32).reshape([int(d) for d in inp["shape"]])
-        feeds.append(feed)
-    return feeds
-
+# Real inputs: seedface.pipeline.face.seed_feeds (seeds -> z -> mapping.onnx -> truncated w, W+ broadcast, seeded noise)
 
 class FeedReader:
     """onnxruntime CalibrationDataReader over precomputed feeds."""
@@ -127,43 +89,7 @@ class FeedReader:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Image quality on [0,255]-quantized pixels
-
-def to_pixels(x: np.ndarray) -> np.ndarray:
-    """docs/determinism.md: round(clamp((x + 1) * 127.5, 0, 255))."""
-    return np.clip(np.rint((x.astype(np.float64) + 1.0) * 127.5), 0, 255).astype(np.uint8)
-
-
-def psnr_db(mse: float) -> float:
-    return float("inf") if mse <= 0 else float(10.0 * np.log10(255.0 ** 2 / mse))
-
-
-def _gauss_filter(img: np.ndarray, win: int, sigma: float) -> np.ndarray:
-    """Separable Gaussian filter, 'valid' region, over the last two axes."""
-    ax = np.arange(win) - (win - 1) / 2
-    g = np.exp(-(ax ** 2) / (2 * sigma ** 2))
-    g /= g.sum()
-    h, w = img.shape[-2:]
-    rows = sum(g[i] * img[..., i:h - win + 1 + i, :] for i in range(win))
-    return sum(g[i] * rows[..., :, i:w - win + 1 + i] for i in range(win))
-
-
-def ssim(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean SSIM (Wang et al. 2004: 11x11 Gaussian window, sigma 1.5, K1 .01, K2 .03, L 255) per channel.
-
-    a, b: uint8 arrays [..., H, W]; a smaller window is used for images under 11 px.
-    """
-    x, y = a.astype(np.float64), b.astype(np.float64)
-    win = min(11, x.shape[-1] - (1 - x.shape[-1] % 2))
-    sigma = 1.5 * win / 11
-    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
-    mx, my = _gauss_filter(x, win, sigma), _gauss_filter(y, win, sigma)
-    sxx = _gauss_filter(x * x, win, sigma) - mx * mx
-    syy = _gauss_filter(y * y, win, sigma) - my * my
-    sxy = _gauss_filter(x * y, win, sigma) - mx * my
-    s = ((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (sxx + syy + c2))
-    return float(s.mean())
-
+# Image quality on [0,255]-quantized pixels (seedface.eval.metrics)
 
 def run_images(path: Path, feeds: list[dict], output: str, config: dict | None = None) -> np.ndarray:
     """uint8 pixels [N, 3, H, W] of one output over all feeds."""
@@ -176,9 +102,9 @@ def compare(ref: np.ndarray, test: np.ndarray) -> dict:
     per_image = (diff ** 2).reshape(len(ref), -1).mean(axis=1)
     # Capped so that identical outputs stay valid JSON (JavaScript's JSON.parse rejects Infinity).
     return {
-        "psnr_db": round(min(psnr_db(float(per_image.mean())), PSNR_CAP_DB), 3),
-        "psnr_min_db": round(min(psnr_db(float(per_image.max())), PSNR_CAP_DB), 3),
-        "ssim": round(ssim(ref, test), 5),
+        "psnr_db": round(min(metrics.psnr_db(float(per_image.mean()), 255.0), PSNR_CAP_DB), 3),
+        "psnr_min_db": round(min(metrics.psnr_db(float(per_image.max()), 255.0), PSNR_CAP_DB), 3),
+        "ssim": round(metrics.ssim_uint8(ref, test), 5),
         "max_abs_diff": int(np.abs(diff).max()),
     }
 
@@ -285,7 +211,6 @@ def build_weight_only(src: Path, out: Path) -> dict:
 
 
 def build_dynamic(src: Path, out: Path, layers: list[str]) -> dict:
-    from onnxruntime.quantization import QuantType, quantize_dynamic
     quantize_dynamic(str(src), str(out), op_types_to_quantize=list(WEIGHT_OPS), per_channel=True,
                      weight_type=QuantType.QInt8, nodes_to_quantize=layers)
     return {"method": "onnxruntime quantize_dynamic: per-channel int8 weights, per-tensor uint8 activations "
@@ -299,7 +224,6 @@ def _reader_unless_cached(reader: FeedReader, cache: Path) -> FeedReader | None:
 def build_qdq(src: Path, out: Path, reader: FeedReader | None, cache: Path, layers: list[str],
               exclude: list[str] = ()) -> dict:
     """Static QDQ on `layers` minus `exclude`; excluded layers get int8 storage with fp32 compute."""
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     if reader is not None:
         reader.rewind()
     selected = [n for n in layers if n not in set(exclude)]
@@ -336,7 +260,7 @@ def quantize_model_dir(model_dir, *, n_calib: int = 64, n_eval: int = 256, n_sen
     """
     logging.getLogger().setLevel(logging.ERROR)  # onnxruntime.quantization warns about pre-processing
     model_dir = Path(model_dir)
-    manifest = read_manifest(model_dir)
+    manifest = mf.load(model_dir)
     st = manifest["networks"].get("student")
     if not st:
         raise ValueError(f"{model_dir}: no student network (teacher-only model): nothing to quantize")
@@ -358,8 +282,8 @@ def quantize_model_dir(model_dir, *, n_calib: int = 64, n_eval: int = 256, n_sen
             f"measuring {output} over {n_eval} seeds")
 
         log(f"computing inputs: {n_calib} calibration seeds, {n_eval} evaluation seeds")
-        calib = seed_inputs(model_dir, manifest, [f"{CALIB_PREFIX}{i}" for i in range(n_calib)])
-        evals = seed_inputs(model_dir, manifest, [f"{EVAL_PREFIX}{i}" for i in range(n_eval)])
+        calib = seed_feeds(model_dir, manifest, [f"{CALIB_PREFIX}{i}" for i in range(n_calib)])
+        evals = seed_feeds(model_dir, manifest, [f"{EVAL_PREFIX}{i}" for i in range(n_eval)])
         ref = run_images(src, evals, output)
         fp32_bytes = fp32_path.stat().st_size
         log(f"fp32 reference done: {fp32_bytes} bytes")
@@ -367,7 +291,7 @@ def quantize_model_dir(model_dir, *, n_calib: int = 64, n_eval: int = 256, n_sen
         cache = tmp / "calibration.json"
 
         # The sensitivity scan and the qdq_mixed search use their own seeds, so the final evaluation is unbiased.
-        sens_feeds = seed_inputs(model_dir, manifest, [f"{SENS_PREFIX}{i}" for i in range(n_sens)])
+        sens_feeds = seed_feeds(model_dir, manifest, [f"{SENS_PREFIX}{i}" for i in range(n_sens)])
         sens_ref = run_images(src, sens_feeds, output) if sens_feeds else None
         sensitivity = []
         if "qdq_mixed" in variants and n_sens > 0:
@@ -479,7 +403,6 @@ def print_table(summary: dict) -> None:
 
 
 def write_outputs(model_dir: Path, manifest: dict, chosen_path: Path, summary: dict, meets: bool) -> None:
-    from seedface.release import manifest as mf
     name = "student_int8.onnx"
     shutil.copyfile(chosen_path, model_dir / name)
     st = manifest["networks"]["student"]
@@ -502,16 +425,14 @@ def default_results_dir(model_dir: Path) -> Path:
 
 def save_report(model_dir, manifest, summary, ref, results, evals, output, results_dir) -> None:
     """bench/results/quantize-<id>.json and a PNG: fp32 vs each variant (3 seeds, with |diff| x8) + sensitivity."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     out_dir = Path(results_dir) if results_dir else default_results_dir(Path(model_dir))
     out_dir.mkdir(parents=True, exist_ok=True)
     mid = manifest.get("id", Path(model_dir).name)
     (out_dir / f"quantize-{mid}.json").write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
     n = min(3, len(ref))
     rows = 1 + 2 * len(results)
-    fig, axes = plt.subplots(rows, n + 1, figsize=(2 * (n + 1), 2 * rows), squeeze=False)
+    fig = Figure(figsize=(2 * (n + 1), 2 * rows))
+    axes = fig.subplots(rows, n + 1, squeeze=False)
     grid = [("fp32", ref[:n])]
     for r in results:
         imgs = run_images(Path(r["path"]), evals[:n], output)
@@ -524,15 +445,14 @@ def save_report(model_dir, manifest, summary, ref, results, evals, output, resul
         axes[row][n].text(0, 0.5, label, fontsize=9)
     fig.tight_layout()
     fig.savefig(out_dir / f"quantize-{mid}-grid.png", dpi=56)
-    plt.close(fig)
     if summary["sensitivity"]:
         sens = summary["sensitivity"]
-        fig, ax = plt.subplots(figsize=(8, 0.3 * len(sens) + 1))
+        fig = Figure(figsize=(8, 0.3 * len(sens) + 1))
+        ax = fig.subplots()
         ax.barh([f"{s['weight']} ({s['node']})" for s in sens], [s["psnr_db"] for s in sens])
         ax.axvline(TARGET_PSNR_DB, color="r", ls="--")
         ax.set_xlabel("PSNR (dB) vs fp32 with only this layer quantized (QDQ)")
         ax.invert_yaxis()
         fig.tight_layout()
         fig.savefig(out_dir / f"quantize-{mid}-sensitivity.png", dpi=80)
-        plt.close(fig)
-    log(f"report: {out_dir / f'quantize-{mid}.json'} and PNGs")
+        log(f"report: {out_dir / f'quantize-{mid}.json'} and PNGs")

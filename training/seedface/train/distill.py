@@ -26,6 +26,7 @@ from seedface.train.augment import AdaptiveAugment
 from seedface.models.checkpoint import load_published, state_dict_published
 from seedface.models import Discriminator, StudentSynthesis
 from seedface.models.config import ModelConfig, student_slots
+from seedface.pipeline import face
 from seedface.train.runenv import (TRAINING_DATA, amp_dtype, hardware, pick_device,
     provenance, resolve, setup_device)
 from seedface.train.runlog import Budget, Every, RunLog, StopOnSignal, means, progress
@@ -149,7 +150,7 @@ class Distiller:
         mean = self.mapping.mean_w(n=2000, seed=0).to(self.device)
         rows = []
         for psi in (1.0, 0.7):
-            wp = (mean + psi * (w - mean))[:, None].expand(n, self.teacher.n_w, -1)
+            wp = face.broadcast(face.truncate(w, mean, psi), self.teacher.n_w)
             rows += [self.teacher(wp, noise).float(),
                      self.student(wp[:, self.slots], noise[: len(self.student.noise_sizes())])["img"].float()]
         return plots.save_grid(path, rows)

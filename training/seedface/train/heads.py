@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from seedface.models import haar
 from seedface.pipeline import seeding
 from seedface.models.student import StudentSynthesis
+from seedface.pipeline import face
 
 HEADS_FORMAT = "seedface-heads/1"
 
@@ -46,10 +47,9 @@ def head_module(student: StudentSynthesis, k: int):
 
 
 def face_inputs(seed: str, style_dim: int, noise_sizes: list[int], mapping, mean: torch.Tensor, psi: float):
-    z = torch.from_numpy(seeding.latent(seed, style_dim)).unsqueeze(0)
+    z = torch.from_numpy(face.latents([seed], style_dim))
     with torch.no_grad():
-        w = mapping(z)
-    w = mean + psi * (w - mean)
+        w = face.truncate(mapping(z), mean, psi)
     noise = [torch.from_numpy(n) for n in seeding.noise_maps(seed, noise_sizes)]
     return w, noise
 

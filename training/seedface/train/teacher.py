@@ -22,6 +22,8 @@ from seedface.train.augment import AdaptiveAugment
 from seedface.models.checkpoint import load_published, state_dict_published
 from seedface.models import Discriminator, MappingNetwork, TeacherSynthesis, preset
 from seedface.models.config import ModelConfig
+from seedface.pipeline import face
+from seedface.release.export import export_model_dir
 from seedface.train.runenv import (TRAINING_DATA, amp_dtype, hardware, pick_device,
     provenance, resolve, setup_device)
 from seedface.train.runlog import Budget, Every, RunLog, StopOnSignal, means, progress
@@ -141,42 +143,22 @@ class TeacherTrainer:
         noise = [torch.randn(n, 1, s, s, generator=g).to(self.device) for s in self.ema_synth.noise_sizes()]
         w = self.ema_mapping(z)
         mean = self.ema_mapping.mean_w(n=2000, seed=0).to(self.device)
-        rows = [self.ema_synth(w, noise), self.ema_synth(mean + 0.7 * (w - mean), noise)]  # psi 1 and 0.7
+        rows = [self.ema_synth(w, noise), self.ema_synth(face.truncate(w, mean, 0.7), noise)]  # psi 1 and 0.7
         return plots.save_grid(path, [r.float() for r in rows])
 
 
 def export_teacher(trainer: TeacherTrainer, out: Path, model_id: str, version: str) -> dict:
-    """mapping.onnx + teacher.onnx in a model directory (student null until distilled)."""
-    import os
-    import shutil
-    import tempfile
-    from seedface.release import manifest as mf
-    from seedface.release.convert import write_teacher_only
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
-        mapping = gan.frozen_copy(trainer.ema_mapping).cpu().float()
-        synth = gan.frozen_copy(trainer.ema_synth).cpu().float().to(memory_format=torch.contiguous_format)
-        sm = mapping.mean_w(n=trainer.a.mean_samples, seed=0)
-        prov = provenance("seedface.train_teacher", trainer.step, trainer.elapsed, hardware(trainer.device),
-                          source_from="faces128")
-        write_teacher_only(tmp, trainer.config, mapping, synth, sm, model_id=model_id, version=version,
-                           provenance=prov)
-        m = mf.load(tmp)
-        m["status"] = (f"teacher only, trained here for {trainer.step} steps: no student yet, so the edge cannot "
-                       f"serve it; distill one with `npm run distill`")
-        m["truncation"]["mean_source"] = f"average mapping output over {trainer.a.mean_samples} seeded z"
-        m["training_data"] = TRAINING_DATA
-        mf.validate(m, tmp)
-        mf.save(tmp, m)
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-        return m
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    """mapping.onnx + teacher.onnx in a model directory (student null until distilled), written atomically."""
+    mapping = gan.frozen_copy(trainer.ema_mapping).cpu().float()
+    synth = gan.frozen_copy(trainer.ema_synth).cpu().float().to(memory_format=torch.contiguous_format)
+    sm = mapping.mean_w(n=trainer.a.mean_samples, seed=0)
+    prov = provenance("seedface.train_teacher", trainer.step, trainer.elapsed, hardware(trainer.device),
+                      source_from="faces128")
+    status = (f"teacher only, trained here for {trainer.step} steps: no student yet, so the edge cannot serve it; "
+              f"distill one with `npm run distill`")
+    return export_model_dir(out, trainer.config, mapping, None, synth, sm, model_id=model_id, version=version,
+                            provenance=prov, trained=True, status=status, training_data=TRAINING_DATA,
+                            mean_source=f"average mapping output over {trainer.a.mean_samples} seeded z")
 
 
 def default_r1(resolution: int, batch: int) -> float:

@@ -9,6 +9,7 @@ import torch
 
 from seedface.train import trainckpt
 from seedface.models.checkpoint import load_published
+from seedface.models.files import ConvertError, classify_torch, load_torch, read_converter_pair, teacher_pair_state
 from seedface.models.config import ModelConfig
 
 
@@ -46,7 +47,6 @@ def load_teacher(path: str | Path) -> Teacher:
                 "kimg": round(int(t.get("step", 0)) * int(t.get("args", {}).get("batch") or 0) / 1000, 1)}
         src = f"{p.name} ({ck['kind']} run, step {ck['train']['step']})"
     except ValueError:
-        from seedface.release.convert import classify_torch, load_torch
         kind, payload = classify_torch(p, load_torch(p))
         if kind != "lightning-ckpt":
             raise ValueError(f"{p}: a {kind} file; give both of the release converter's files as "
@@ -66,15 +66,11 @@ def load_teacher(path: str | Path) -> Teacher:
 def load_converter_pair(paths: list[Path]) -> Teacher:
     """The release converter's mapping + synthesis files (the pair `npm run convert` imports as a teacher-only
     model), so that a student can be distilled from them."""
-    from seedface.release.convert import ConvertError, read_inputs, teacher_pair_state
     for p in paths:
         if not p.is_file():
             raise FileNotFoundError(f"{p}: no such teacher file")
     try:
-        kind, roles = read_inputs(paths)
-        if kind != "teacher-pair":
-            raise ValueError(f"{', '.join(map(str, paths))}: {kind} files; two --teacher files must be the "
-                             f"release converter's mapping + synthesis pair")
+        roles = read_converter_pair(paths)
         config, sd = teacher_pair_state(roles)
     except ConvertError as e:
         raise ValueError(str(e)) from e
