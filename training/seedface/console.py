@@ -6,14 +6,15 @@ import sys
 from typing import Callable
 
 
-def log(tag: str, msg: str) -> None:
-    """One progress line, ``[tag] msg``, on stdout (flushed: the npm scripts and the device runner stream it)."""
-    print(f"[{tag}] {msg}", flush=True)
+def log(tag: str, msg: str, err: bool = False) -> None:
+    """One progress line, ``[tag] msg``, on stdout (stderr with err; flushed: the npm scripts and the device runner
+    stream it)."""
+    print(f"[{tag}] {msg}", file=sys.stderr if err else sys.stdout, flush=True)
 
 
-def logger(tag: str) -> Callable[[str], None]:
+def logger(tag: str, err: bool = False) -> Callable[[str], None]:
     """``log`` bound to a tag, for the modules that print many lines."""
-    return functools.partial(log, tag)
+    return functools.partial(log, tag, err=err)
 
 
 def cli(fn, argv=None, errors: tuple = (FileNotFoundError, ValueError)) -> None:

@@ -2,24 +2,14 @@
 
     python -m seedface.convert <file...> --out models/<id> [--id ID] [--psi 0.7]
 
-Accepted inputs (the kind is detected from the content, not the file name):
-- `lightning-ckpt`: the MobileStyleGAN release checkpoint (`state_dict` with `mapping_net.`, `synthesis_net.`,
-  `student.`, `style_mean`; `loss.`/`inception.` ignored) -> mapping, teacher, student fp32 + int8.
-- `teacher-pair`: the two `{"params", "ckpt"}` files of the release's converter (mapping + synthesis) ->
-  mapping + teacher, manifest `networks.student = null` (distill a student from the same two files:
-  `npm run distill -- --teacher mapping.ckpt,synthesis.ckpt`).
-- `release-onnx`: the release's `MappingNetwork.onnx` + `SynthesisNetwork.onnx` -> renamed to our IO names;
-  the synthesis network becomes the student (single resolution, frozen noise, fixed batch; see `status`).
-- `release-ir`: the authors' FFHQ release as OpenVINO IR: the PyPI `random-face` wheel, or its
-  `MappingNetwork.xml` + `SynthesisNetwork.xml` (each .bin beside it) -> our mapping + student with every level
-  (fitted heads from training/heads/), release noise, int8 edge files (seedface.release_import, edge_quant).
-Everything is written to a temporary directory next to --out and renamed at the end.
+The work is done by seedface.release.convert; this module parses the flags.
 """
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
+
 from seedface.release.convert import ConvertError, convert
 
 

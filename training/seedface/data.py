@@ -1,13 +1,11 @@
 """Face images held in memory as one uint8 tensor, from a folder of images or a packed .npz of JPEG bytes.
 
-The folder is the shared faces128 set (never copied into the repo). The pack is a single compressed file that
-travels to the GPU box: JPEG bytes re-encoded at the training resolution, sized to a byte budget.
-Split convention: the last `holdout` files of the sorted folder are held out for evaluation; training uses the
-files before them (the folder is shuffled already, so any prefix is a random subset).
+The work is done by seedface.train.data; this module parses the flags.
 """
 from __future__ import annotations
 
 import argparse
+
 from seedface.train.data import DEFAULT_DATA, DEFAULT_HOLDOUT, write_pack
 
 

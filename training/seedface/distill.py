@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import argparse
 
-from seedface.console import cli
 from seedface.train import distill
-from seedface.train.flags import add_run_flags, parse_resumable
+from seedface.train.flags import add_run_flags, entry_points, parse_resumable
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -39,12 +38,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parse_resumable(ap, argv)
 
 
-def run(argv=None) -> dict:
-    return distill.train(parse_args(argv))
-
-
-def main(argv=None) -> None:
-    cli(run, argv)
+run, main = entry_points(parse_args, distill.train)
 
 
 if __name__ == "__main__":

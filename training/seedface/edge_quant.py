@@ -2,18 +2,14 @@
 
     python -m seedface.edge_quant models/ffhq [--seeds 64] [--edge-max 256]
 
-Weight-only int8 (symmetric per output channel + DequantizeLinear, seedface.quantize.weight_only_int8) for both
-networks: activations stay fp32, so the quality loss is the weights' rounding alone. Measured over seeds
-"eval/<i>" rendered as the edge renders them (int8 mapping -> truncation -> int8 student) against the origin's
-fp32 pair, per level: PSNR (median, min) on [-1, 1] images. Targets: median >= 35 dB at every level the edge serves
-(the rule seedface.quantize uses),
-edge files >= 3x smaller than fp32.
+The work is done by seedface.release.edge_quant; this module parses the flags.
 """
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
+
 from seedface.release.edge_quant import quantize_edge
 
 

@@ -1,39 +1,20 @@
 """Judge a model's faces with pretrained face networks (dlib, seedface.face_judge): are they faces, are they
-different people, does the edge's int8 student draw the same person as the origin's fp32 one.
 
     python -m seedface.eval_faces MODEL_DIR [--seeds 200] [--size 128] [--psi 0.5,0.7,1.0] [--write-manifest]
                                             [--set-default-psi] [--out training/reports/]
     npm run eval:faces -- models/faces64
 
-Seeds ``eval/0`` .. ``eval/<N-1>`` (the quantizer's evaluation seeds, seedface-seed/1) are rendered exactly as the
-service renders them (seedface.face_render: mapping -> truncation with the manifest's mean and psi -> W+ -> student
-with the seed's noise -> the output serving ``--size`` -> the service's resampling, bit-exact with
-src/shared/resample.ts -> uint8 RGB), then judged at that size (FaceJudge: dlib HOG detector with 1 upsample, 68
-landmarks, 128-d ResNet descriptor).
-
-Figures:
-- detection rate (share of seeds with a detected face) of the fp32 student at every psi, and of the int8 (edge)
-  student at the manifest's default psi;
-- int8 vs fp32 descriptor distance per seed at the default psi (median, p90, max over seeds detected by both;
-  target median <= 0.2, far below dlib's 0.6 same-person threshold);
-- look-alike rate at every psi (fp32): share of the pairs of different seeds (both detected) closer than 0.6.
-Recommended psi, the rule: the smallest psi whose fp32 detection rate is >= 98% (``--min-detection``) and whose
-look-alike rate is at most 1 point (``--lookalike-tolerance``) above that of the largest psi evaluated (psi 1.0, full
-variety); when no psi passes, the one with the highest detection rate. ``truncation.default_psi`` changes only with
-``--set-default-psi``.
-
-Writes training/reports/<model-id>_faces.json (``--out DIR`` or ``--out FILE.json``), ``.md`` and
-``_faces_grid.jpg`` (first 8 seeds: one row per psi, then the int8 student at the default psi; a red frame marks a
-face the detector did not find). ``--write-manifest`` stores the compact figures in the manifest's ``metrics.faces``.
+The work is done by seedface.eval.faces; this module parses the flags.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from seedface.release import manifest as mf
+
 from seedface.eval.face_judge import FaceJudge, FaceJudgeUnavailable
 from seedface.eval.faces import DEFAULT_PSIS, LOOKALIKE_TOLERANCE, MIN_DETECTION, _resolve_model, evaluate_faces, manifest_metrics, write_report
+from seedface.release import manifest as mf
 
 
 def main(argv=None) -> int:

@@ -2,22 +2,20 @@
 
     python -m seedface.evaluate <model dir | checkpoint | run dir> [--seeds 1000] [--name RUN]
 
-- student vs teacher at the same w and noise (seeds "0".."N-1", seedface-seed/1): PSNR and SSIM at every level
-  (teacher image area-resized to the level); for a model directory also the int8 student vs the teacher;
-- multi-scale sliced Wasserstein distance (Laplacian-pyramid 7x7 patches) of teacher samples, student samples and
-  held-out real faces, each against the training faces; the real-vs-real value is the floor.
-Writes training/reports/<name>.json, <name>.md and <name>_grid.png.
+The work is done by seedface.eval.quality; this module parses the flags.
 """
 from __future__ import annotations
 
 import argparse
 import json
+
 import torch
+
+from seedface.console import cli
+from seedface.eval.quality import REPORTS, evaluate, manifest_metrics, write_report
 from seedface.release import manifest as mf
 from seedface.train import data as data_mod
-from seedface.console import cli
 from seedface.train.runenv import resolve
-from seedface.eval.quality import REPORTS, evaluate, manifest_metrics, write_report
 
 
 def run(argv=None) -> None:

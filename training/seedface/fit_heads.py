@@ -1,16 +1,9 @@
 """Fit the wavelet heads the release's export dropped (levels 8 .. R/2), as the paper trains them: the trunk is
-frozen and each head learns the Haar transform of the release's own R px image, area-downsampled to its level.
 
     python -m seedface.fit_heads --release random_face-2021.7.21.1-py3-none-any.whl --run training/runs/heads \\
         [--train 300 --train-512 100 --steps 800] [--smoke]
 
-Each head is the release's own head type (1x1 modulated conv -> 12 Haar channels + bias). It starts from a
-least-squares fit with a constant modulation and is then trained with Adam on L1 + L2 in wavelet and RGB space.
-Faces: seeds "heads-train/<i>" with psi spread over [0.5, 1], the service's deterministic noise (seeding.py).
-Deterministic on one machine (fixed seeds, fixed thread count); the fitted heads are committed as a small file
-(see HEADS_FILE) so every machine gets the same model, and `npm run models:ffhq` only reads them.
-
-Outputs under --run: features cache (resumable), heads.pt, a loss plot, a JSON log, and the heads file.
+The work is done by seedface.train.heads; this module parses the flags.
 """
 from __future__ import annotations
 
@@ -19,12 +12,14 @@ import json
 import sys
 import time
 from pathlib import Path
+
 import torch
+
+from seedface.release import ir_modules as release_ir, wheel as release_wheel
 from seedface.train.heads import build_cache, fit_head, head_module, heads_state, load_cache, log, plot, save_heads, train_psi
 
 
 def main(argv=None) -> int:
-    from seedface.release import ir_modules as release_ir, wheel as release_wheel
 
     ap = argparse.ArgumentParser(prog="python -m seedface.fit_heads", description=__doc__.split("\n\n")[0])
     ap.add_argument("--release", required=True, type=Path, help="the random-face wheel, or the SynthesisNetwork.xml")

@@ -3,15 +3,13 @@
     python -m seedface.gpu_bundle pack <work dir> <out dir>      (on the GPU box, at the end of run.sh --gpu)
     python -m seedface.gpu_bundle finish <fetched dir> --id ID   (here: rebuild, export ONNX + int8, evaluate)
 
-The device tool returns at most 8 files of 16 MiB (64 MiB in all). `pack` writes summary.json, report.md and
-grid.png, plus bundle.tar split into parts of < 15 MiB: slim checkpoints (no optimiser states; raw generator and
-discriminator in bfloat16; the distillation checkpoint holds only the student, since its mapping and teacher
-are the teacher checkpoint's EMA weights), logs, loss plots, grids and the evaluation report.
+The work is done by seedface.train.bundle; this module parses the flags.
 """
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+
 from seedface.console import cli
 from seedface.paths import repo_root
 from seedface.train.bundle import finish, pack, unpack

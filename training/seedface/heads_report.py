@@ -2,14 +2,7 @@
 
     python -m seedface.heads_report models/ffhq [--seeds 500] [--write-manifest] [--figures training/heads/X.json]
 
-For seeds "heads-eval/<i>" at the model's default psi (never used for fitting), rendered as the service renders
-them (fp32, the seed's own noise), the reference at size s is the level-1024 face area-downsampled to s. Each level
-L >= s is drawn, area-downsampled to s and compared: PSNR (dB, [-1, 1] range) and the pretrained face judge's
-descriptor distance (dlib; same person below 0.6; faces under 128 px are enlarged to 128 for judging, see
-seedface.face_judge). Rule per size: the cheapest level (fewest MACs) whose median PSNR >= 25 dB and whose median
-distance <= 0.3 (distance counted where the judge finds the reference face in >= 80% of seeds; below that the
-size is judged by PSNR alone), among the levels the edge may draw (<= --edge-level); if none does, the size goes
-above the edge (edge_max_size is the largest size below it) and the origin draws it from the best level.
+The work is done by seedface.eval.heads; this module parses the flags.
 """
 from __future__ import annotations
 
@@ -17,8 +10,9 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from seedface.release import manifest as mf
+
 from seedface.eval.heads import SIZES, choose, log, measure, write_markdown
+from seedface.release import manifest as mf
 
 
 def main(argv=None) -> int:

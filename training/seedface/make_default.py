@@ -2,8 +2,7 @@
 
     python -m seedface.make_default --out ../models/default [--preset default128]
 
-With ``--set-default`` also writes ``<out>/../default.json`` = {"default": "<id>"} (the id is the output directory's name).
-For plumbing and tests only: the faces are noise-like patterns, and the manifest says so.
+The work is done by seedface.models.untrained; this module parses the flags.
 """
 from __future__ import annotations
 
@@ -12,9 +11,11 @@ import json
 import sys
 import time
 from pathlib import Path
+
 import torch
-from seedface.release.export import export_model_dir
+
 from seedface.models.untrained import NOISE_STRENGTH, STATUS, TORCH_SEED, build_default
+from seedface.release.export import export_model_dir
 
 
 def main(argv=None) -> int:

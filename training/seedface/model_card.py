@@ -1,11 +1,12 @@
 """MODEL_CARD.md and samples.jpg of an imported release model directory, generated from its manifest.
 
-python -m seedface.model_card models/ffhq        (re-run after eval:faces / heads figures change the manifest)
+The work is done by seedface.release.model_card; this module parses the flags.
 """
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+
 from seedface.release.model_card import write_release_card
 
 

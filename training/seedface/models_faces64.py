@@ -1,20 +1,17 @@
 """`npm run models:faces64`: make models/faces64/teacher.onnx (not committed: 12.8 MB) from the shipped teacher
-checkpoint, byte for byte the file its manifest lists.
 
     python -m seedface.models_faces64 [--out models/faces64] [--manifest OUT/manifest.json]
                                       [--checkpoint training/checkpoints/faces64/teacher.pt] [--force]
 
-The teacher network is exported (seedface.export.export_teacher, with its onnxruntime parity check) from the
-checkpoint's published `state_dict` (the EMA teacher, fp32) into a temp file next to the target; its sha256 and
-size must be the manifest's teacher.onnx entry, then it is renamed into place. If they differ (another
-torch/onnx version exports other bytes) the temp file is deleted, nothing is written, and the command fails
-saying what differs. An existing teacher.onnx that already matches is left alone (unless --force).
+The work is done by seedface.release.faces64; this module parses the flags.
 """
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
+
+from seedface.release.export import ExportError
 from seedface.release.faces64 import CHECKPOINT, MODEL_DIR, ModelsError, build
 
 
@@ -25,7 +22,6 @@ def main(argv=None) -> int:
     ap.add_argument("--checkpoint", type=Path, default=CHECKPOINT)
     ap.add_argument("--force", action="store_true", help="export again even if teacher.onnx already matches")
     a = ap.parse_args(argv)
-    from seedface.release.export import ExportError
 
     try:
         build(a.out, a.manifest, a.checkpoint, a.force)

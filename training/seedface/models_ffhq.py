@@ -1,24 +1,17 @@
 """`npm run models:ffhq`: download the pinned MobileStyleGAN release (PyPI `random-face`), check it, and make
-models/ffhq complete (the committed edge files + the origin's fp32 files, which are not committed).
 
     python -m seedface.models_ffhq [--out models/ffhq] [--wheel PATH] [--replace]
 
-1. The wheel: training/downloads/<file> if present, else `pip download --no-deps random-face==<version>`; its
-   sha256 must be the pinned one (release_wheel.PINNED), else it is deleted and the command fails.
-2. Converts it (seedface.convert, release-ir) into a scratch directory next to --out.
-3. If --out already holds the committed model (its manifest and int8 edge files), the conversion must reproduce
-   those edge files byte for byte (the import is deterministic); then only the origin files (mapping.onnx,
-   student_fp32.onnx, release_noise.bin) are added and the committed manifest is kept, so the served model and
-   its cache keys stay as committed. If they differ (another PyTorch/ONNX version), it says so and stops unless
-   --replace, which replaces the whole directory with the new conversion.
+The work is done by seedface.release.ffhq; this module parses the flags.
 """
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
-from seedface.release.convert import ConvertError
+
 from seedface.paths import repo_root
+from seedface.release.convert import ConvertError
 from seedface.release.ffhq import build
 
 

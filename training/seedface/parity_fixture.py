@@ -1,23 +1,21 @@
 """Fixture for the TypeScript parity test (test/models/parity.test.ts): a tiny exported model directory plus the
-PyTorch outputs it must reproduce.
 
     python -m seedface.parity_fixture --out DIR
 
-writes DIR/model/ (mapping.onnx, student_fp32.onnx, teacher.onnx, manifest.json; made by
-``seedface.export.export_model_dir``) and DIR/reference.json:
 
     {"seeds": [...], "z": {"shape", "data"}, "w": {...},                       # mapping, all seeds in one batch
      "cases": [{"seed", "student_w", "teacher_w", "noise": [{name, shape, data}],
                 "student": {"img_8": {...}, ...}, "teacher": {"img_64": {...}}}]}
 
-Every tensor is {"shape": [...], "data": [flat float32 values, row-major]}. z and the noise maps come from
-``seedface.seeding`` (the versioned seed algorithm), so the TS side can also check its own seed derivation.
+The work is done by seedface.release.parity; this module parses the flags.
 """
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+
 import torch
+
 from seedface.release.parity import build_fixture
 
 

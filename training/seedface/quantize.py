@@ -1,20 +1,12 @@
 """int8 variants of a model directory's student, measured against fp32; the best one becomes `student_int8.onnx`.
 
-Variants (all on the student's weight layers: Conv/ConvTranspose/Gemm/MatMul with a constant weight):
-- `weight_only`: int8 weights (symmetric, per output channel) + DequantizeLinear; compute stays fp32.
-- `dynamic`: onnxruntime's dynamic quantization (ConvInteger/MatMulInteger, per-channel int8 weights).
-- `qdq_static`: static QDQ, per-channel int8 weights, uint8 activations calibrated on real inputs
-  (seeded z -> mapping.onnx -> truncation at default_psi, seeded noise maps).
-- `qdq_mixed`: `qdq_static` with the layers that hurt most (measured one layer at a time) kept at fp32 compute
-  (their weights still stored int8 as in `weight_only`).
-The default is the smallest file reaching `TARGET_PSNR_DB` against fp32 (else the best PSNR).
-
-CLI: ``python -m seedface.quantize models/default [--n-eval 256] [--n-calib 64]``
+The work is done by seedface.release.quantize; this module parses the flags.
 """
 from __future__ import annotations
 
 import argparse
 import sys
+
 from seedface.release.quantize import ALL_VARIANTS, quantize_model_dir
 
 

@@ -1,10 +1,6 @@
 """Teacher vs student size and compute, printed and written to docs/models.md (`npm run report:models`).
 
-Two configurations: the repository's default model directory (counted from its ONNX files), and FFHQ-1024
-(the paper's configuration) built with random weights, exported to ONNX in a temporary directory and counted
-there (the ground truth); the PyTorch modules are counted too as a cross-check (`--no-onnx` skips the export).
-
-CLI: ``python -m seedface.report_models [--model-dir models/default] [--out docs/models.md] [--no-onnx]``
+The work is done by seedface.eval.model_report; this module parses the flags.
 """
 from __future__ import annotations
 
@@ -12,7 +8,9 @@ import argparse
 import sys
 import time
 from pathlib import Path
+
 import torch
+
 from seedface.eval.model_report import REPO, count_model_dir, count_preset, default_model_dir, log, render
 
 

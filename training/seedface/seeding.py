@@ -1,16 +1,13 @@
 """Seed -> latent z and noise maps, algorithm ``seedface-seed/1`` (docs/determinism.md).
 
-Bit-exact across runtimes: only SHA-256, uint32 arithmetic and IEEE-754 float64 ``+ - * /`` and ``sqrt``.
-All functions are vectorised with numpy; numpy never fuses multiply-adds, so every float64 operation below is
-rounded exactly as the spec writes it.
-
-CLI: ``python -m seedface.seeding --write-vectors ../vectors/seed.json``
+The work is done by seedface.pipeline.seeding; this module parses the flags.
 """
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
+
 from seedface.pipeline.seeding import PHILOX_KAT, build_vectors, dump_compact, latent, philox4x32_10, seed_words
 
 

@@ -18,11 +18,12 @@ import tempfile
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
-from torch import nn
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.append(str(REPO / "training"))  # after PYTHONPATH: an older tree can be measured too
+sys.path.append(str(REPO / "training" / "tests"))
+
+from test_convert import FakeReleaseMapping, FakeReleaseSynthesis  # noqa: E402  (the release-style fakes)
 
 VOLATILE = {"created", "minutes", "seconds", "latency_ms_ort_python", "elapsed_s", "hardware", "from", "path"}
 
@@ -47,35 +48,6 @@ def summarise(d: Path) -> dict:
         out["manifest(scrubbed)"] = hashlib.sha256(json.dumps(scrub(json.loads((d / "manifest.json").read_text())),
                                                               sort_keys=True).encode()).hexdigest()
     return out
-
-
-class FakeReleaseMapping(nn.Module):
-    def __init__(self, d):
-        super().__init__()
-        self.l1, self.l2 = nn.Linear(d, d), nn.Linear(d, d)
-
-    def forward(self, var):
-        x = var * torch.rsqrt(var.pow(2).mean(1, keepdim=True) + 1e-8)
-        return F.leaky_relu(self.l2(F.leaky_relu(self.l1(x), 0.2)), 0.2)
-
-
-class FakeReleaseSynthesis(nn.Module):
-    def __init__(self, d, n_w):
-        super().__init__()
-        self.n_w = n_w
-        self.const = nn.Parameter(torch.randn(1, 32, 4, 4))
-        self.mod1, self.mod2 = nn.Linear(d, 32), nn.Linear(d, 32)
-        self.conv1, self.conv2 = nn.Conv2d(32, 32, 3, padding=1), nn.Conv2d(32, 16, 3, padding=1)
-        self.to_img = nn.Conv2d(16, 3, 1)
-        self.register_buffer("noise", torch.randn(1, 1, 16, 16))
-
-    def forward(self, style):
-        s1, s2 = style[:, 0], style[:, 1]
-        x = self.const * self.mod1(s1)[:, :, None, None]
-        x = F.leaky_relu(self.conv1(F.interpolate(x, scale_factor=2.0)), 0.2)
-        x = x * self.mod2(s2)[:, :, None, None]
-        x = F.leaky_relu(self.conv2(F.interpolate(x, scale_factor=2.0)) + 0.2 * self.noise, 0.2)
-        return self.to_img(x)
 
 
 def imp(*names):

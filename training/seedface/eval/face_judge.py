@@ -28,6 +28,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from seedface.pipeline.resample import resample, to_rgb8
+
 SAME_PERSON_THRESHOLD = 0.6
 JUDGE_SIZE = 128
 UPSAMPLE = 1
@@ -70,7 +72,6 @@ def _enlarge(rgb: np.ndarray, judge_size: int) -> np.ndarray:
     h, w = rgb.shape[:2]
     if min(h, w) >= judge_size:
         return rgb
-    from seedface.pipeline.resample import resample, to_rgb8
 
     s = judge_size / min(h, w)
     nh, nw = max(judge_size, round(h * s)), max(judge_size, round(w * s))

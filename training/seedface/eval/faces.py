@@ -32,16 +32,18 @@ import datetime as dt
 import json
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
+import onnxruntime
+from PIL import Image
 
-from seedface.pipeline import seeding
+from seedface.console import logger
 from seedface.eval.face_judge import SAME_PERSON_THRESHOLD, FaceJudge, descriptor_distance, pairwise_distances
-from seedface.pipeline.face import FaceRenderer, round2
 from seedface.paths import REPO
+from seedface.pipeline import seeding
+from seedface.pipeline.face import FaceRenderer, round2
 
 REPORTS = REPO / "training" / "reports"
 SEED_PREFIX = "eval/"
@@ -54,8 +56,7 @@ RESAMPLING = ("service resampling, bit-exact port of src/shared/resample.ts (see
               "shrinking, Catmull-Rom when enlarging; uint8 by round(clamp((x + 1) * 127.5))")
 
 
-def log(msg: str) -> None:
-    print(f"[faces] {msg}", file=sys.stderr, flush=True)
+log = logger("faces", err=True)
 
 
 def seed_names(n: int) -> list[str]:
@@ -117,7 +118,6 @@ def sample_grid(rows: list[list[np.ndarray]], pad: int = 2) -> np.ndarray:
 
 
 def _versions() -> str:
-    import onnxruntime
     try:
         import dlib
         dv = dlib.__version__
@@ -308,7 +308,6 @@ def output_paths(out: str | None, model_id: str) -> tuple[Path, Path, Path]:
 
 
 def write_report(report: dict, grid: np.ndarray, out: str | None = None) -> dict:
-    from PIL import Image
 
     j, md, png = output_paths(out, report["model"]["id"])
     j.parent.mkdir(parents=True, exist_ok=True)

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from seedface.console import logger
+from seedface.eval import metrics
 from seedface.eval.face_judge import FaceJudge
 from seedface.pipeline.face import FaceRenderer
 from seedface.pipeline.resample import finish_pixels
@@ -30,8 +32,7 @@ JUDGE_FROM = 32  # smaller faces are judged by PSNR alone (the judge cannot see 
 MAX_FACTOR = 4  # candidate levels for size s: s .. 4s and the full resolution
 
 
-def log(msg: str) -> None:
-    print(f"[heads_report] {msg}", flush=True)
+log = logger("heads_report")
 
 
 def area_down(img: np.ndarray, size: int) -> np.ndarray:
@@ -40,11 +41,6 @@ def area_down(img: np.ndarray, size: int) -> np.ndarray:
         return img
     c, h, w = img.shape
     return img.reshape(c, h // f, f, w // f, f).mean(axis=(2, 4))
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((np.clip(a, -1, 1) - np.clip(b, -1, 1)) ** 2))
-    return float(10 * np.log10(4.0 / max(mse, 1e-12)))
 
 
 def measure(model_dir: Path, n_seeds: int, sizes: list[int]) -> dict:
@@ -68,13 +64,15 @@ def measure(model_dir: Path, n_seeds: int, sizes: list[int]) -> dict:
             for L in cand_levels[s]:
                 cand = area_down(imgs[L], s) if L != full else ref
                 st = stats[(s, L)]
-                st["psnr"].append(psnr(cand, ref) if L != full else float("inf"))
+                st["psnr"].append(float(metrics.psnr(cand[None], ref[None], clip=True, min_mse=1e-12)[0])
+                                 if L != full else float("inf"))
                 if ok:
                     okc, d = judge.describe(finish_pixels(cand, s)) if L != full else (True, ref_desc)
                     st["dist"].append(float(np.linalg.norm(d - ref_desc)) if okc else 1.0)
         if i % 25 == 0 or i == n_seeds - 1:
             el = time.time() - t0
-            log(f"{i + 1}/{n_seeds} seeds ({el / (i + 1):.2f} s/seed, eta {el / (i + 1) * (n_seeds - i - 1) / 60:.1f} min)")
+            eta = el / (i + 1) * (n_seeds - i - 1) / 60
+            log(f"{i + 1}/{n_seeds} seeds ({el / (i + 1):.2f} s/seed, eta {eta:.1f} min)")
     macs = {l["size"]: l.get("macs", 0) for l in r.levels()}
     table = []
     for (s, L), st in stats.items():

@@ -16,16 +16,21 @@ from pathlib import Path
 
 import torch
 
-from seedface.release import counting
+from seedface.console import logger
+from seedface.models import TeacherSynthesis
+from seedface.models import build
+from seedface.models.config import preset
 from seedface.paths import REPO
+from seedface.release import counting
+from seedface.release.export import export_teacher
+from seedface.release.export import export_mapping, export_student, export_teacher
 
 # MobileStyleGAN paper (arXiv 2104.04767), FFHQ 1024: synthesis networks only.
 PAPER = {"teacher_params": 28.27e6, "teacher_gmacs": 143.15, "student_params": 8.01e6,
          "student_params_release": 8.85e6, "student_gmacs": 15.09}
 
 
-def log(msg: str) -> None:
-    print(f"[report] {msg}", flush=True)
+log = logger("report")
 
 
 def default_model_dir() -> Path:
@@ -61,8 +66,6 @@ def count_model_dir(model_dir: Path) -> dict:
 
 def count_random_teacher(cfg: dict) -> dict:
     """The directory has no teacher: count one of its configuration with random weights (from ONNX)."""
-    from seedface.release.export import export_teacher
-    from seedface.models import TeacherSynthesis
     torch.manual_seed(0)
     t = TeacherSynthesis(cfg["resolution"], cfg["style_dim"], cfg["teacher_channels"]).eval()
     with tempfile.TemporaryDirectory(prefix="seedface-report-") as tmp:
@@ -76,9 +79,6 @@ def count_random_teacher(cfg: dict) -> dict:
 
 def count_preset(name: str, onnx: bool = True) -> dict:
     """A preset with random weights: PyTorch module counts, and ONNX counts from a temporary export."""
-    from seedface.release.export import export_mapping, export_student, export_teacher
-    from seedface.models import build
-    from seedface.models.config import preset
 
     torch.manual_seed(0)
     cfg = preset(name)

@@ -19,15 +19,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seedface.paths import REPO
-from seedface.train import data as data_mod, plots, trainckpt
 from seedface.eval import metrics
-from seedface.pipeline import seeding
 from seedface.models.checkpoint import load_published
 from seedface.models.config import student_slots
+from seedface.paths import REPO
+from seedface.pipeline import seeding
 from seedface.pipeline import face
 from seedface.pipeline.runtime import session
 from seedface.release import manifest as mf
+from seedface.train import data as data_mod, plots, trainckpt
 from seedface.train.runenv import pick_device
 
 REPORTS = REPO / "training" / "reports"

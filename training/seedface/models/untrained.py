@@ -7,7 +7,6 @@ For plumbing and tests only: the faces are noise-like patterns, and the manifest
 """
 from __future__ import annotations
 
-
 import torch
 
 from seedface.models import build, preset

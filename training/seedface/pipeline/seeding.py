@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 import numpy as np
 
@@ -243,7 +244,6 @@ def build_vectors() -> dict:
 
 def dump_compact(obj) -> str:
     """Pretty JSON with every array of scalars on one line."""
-    import re
 
     text = json.dumps(obj, indent=1, ensure_ascii=False)
     scalar_array = re.compile(r"\[\s*((?:-?[0-9][^\[\]{}\n]*|\"[^\"\n]*\")(?:,\s*(?:-?[0-9][^\[\]{}\n,]*|\"[^\"\n]*\"))*)\s*\]")

@@ -15,7 +15,10 @@ from collections import deque
 
 import numpy as np
 import onnx
+import torch
 from onnx import shape_inference
+
+from seedface.models.layers import count_macs
 
 _FLOAT_TYPES = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE,
                 onnx.TensorProto.BFLOAT16}
@@ -171,9 +174,7 @@ def count_torch(module) -> int:
 
 def count_torch_macs(fn, *args, conv_transpose: str = "input", **kwargs) -> int:
     """MACs of one call fn(*args) through the seedface layers (same conventions as count_onnx)."""
-    import torch
 
-    from seedface.models.layers import count_macs
 
     with torch.no_grad(), count_macs() as c:
         fn(*args, **kwargs)

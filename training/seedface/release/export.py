@@ -19,14 +19,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from seedface.models import haar
-from seedface.pipeline.runtime import AUTO_THREADS, session
-from seedface.release import manifest as mf
-from seedface.release.counting import count_onnx, count_torch
-from seedface.release.quantize import quantize_model_dir
 from seedface.models.config import ModelConfig
 from seedface.models.mapping import MappingNetwork
 from seedface.models.student import StudentSynthesis
 from seedface.models.teacher import ModulatedConv2d as TeacherModulatedConv2d, TeacherSynthesis
+from seedface.pipeline.runtime import AUTO_THREADS, session
+from seedface.release import manifest as mf
+from seedface.release.counting import count_onnx, count_torch
+from seedface.release.quantize import quantize_model_dir
 from seedface.release.writer import model_dir_writer
 
 OPSET = 17

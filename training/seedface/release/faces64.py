@@ -16,8 +16,16 @@ import json
 import os
 from pathlib import Path
 
+import onnx
+import torch
+
+from seedface.console import logger
+from seedface.models.checkpoint import load_published
+from seedface.models.config import ModelConfig
 from seedface.paths import repo_root
+from seedface.release.export import export_teacher
 from seedface.release.manifest import sha256_file
+from seedface.train.trainckpt import load
 
 MODEL_DIR = repo_root() / "models" / "faces64"
 CHECKPOINT = repo_root() / "training" / "checkpoints" / "faces64" / "teacher.pt"
@@ -28,8 +36,7 @@ class ModelsError(RuntimeError):
     pass
 
 
-def log(msg: str) -> None:
-    print(f"[models:faces64] {msg}", flush=True)
+log = logger("models:faces64")
 
 
 def teacher_entry(manifest: dict, manifest_path: Path) -> dict:
@@ -45,9 +52,6 @@ def teacher_entry(manifest: dict, manifest_path: Path) -> dict:
 
 def load_teacher(checkpoint: Path, manifest: dict):
     """The EMA teacher (fp32) from the checkpoint's published part, with the checkpoint's own config."""
-    from seedface.models.checkpoint import load_published
-    from seedface.models.config import ModelConfig
-    from seedface.train.trainckpt import load
 
     ck = load(checkpoint)
     config = ModelConfig.from_dict({**ck["config"], "student_channels": None})
@@ -62,8 +66,6 @@ def load_teacher(checkpoint: Path, manifest: dict):
 
 
 def versions() -> str:
-    import onnx
-    import torch
 
     return f"torch {torch.__version__}, onnx {onnx.__version__}"
 
@@ -83,9 +85,6 @@ def build(out: Path = MODEL_DIR, manifest_path: Path | None = None, checkpoint: 
     if not Path(checkpoint).is_file():
         raise ModelsError(f"{checkpoint} not found: it is the source of {TEACHER_FILE}")
 
-    import torch
-
-    from seedface.release.export import export_teacher
 
     torch.manual_seed(0)
     teacher = load_teacher(Path(checkpoint), manifest)

@@ -19,9 +19,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from seedface.console import logger
+from seedface.paths import repo_root
 from seedface.release import manifest as mf
 from seedface.release.convert import ConvertError, convert
-from seedface.paths import repo_root
 from seedface.release.manifest import sha256_file
 from seedface.release.wheel import PINNED
 
@@ -30,8 +31,7 @@ ORIGIN_FILES = ("mapping.onnx", "student_fp32.onnx", "release_noise.bin")
 EDGE_FILES = ("student_int8.onnx", "mapping_int8.onnx")
 
 
-def log(msg: str) -> None:
-    print(f"[models:ffhq] {msg}", flush=True)
+log = logger("models:ffhq")
 
 
 def fetch_wheel(path: Path | None) -> Path:

@@ -12,10 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from seedface.release import manifest as mf
 from seedface.paths import repo_root
+from seedface.release import manifest as mf
+from seedface.release.export import export_model_dir
 from seedface.release.ir_modules import extract
 from seedface.release.wheel import PINNED, open_release, style_mean
+from seedface.train.heads import load_heads
 
 HEADS_DIR = repo_root() / "training" / "heads"
 MEAN_SAMPLES = 65536
@@ -54,8 +56,6 @@ def write_release_noise(tmp: Path, draws: list[np.ndarray], strengths: list[floa
 
 def import_release(tmp: Path, paths: list[Path], *, model_id: str, version: str, heads: Path | None,
                    log, mean_samples: int = MEAN_SAMPLES) -> dict:
-    from seedface.release.export import export_model_dir
-    from seedface.train.heads import load_heads
 
     rel = open_release(paths)
     log(f"release: {rel.label}")

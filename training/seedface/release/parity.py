@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seedface.release import export as ex
-from seedface.pipeline import seeding
 from seedface.models import build, preset
+from seedface.pipeline import seeding
+from seedface.release import export as ex
 
 SEEDS = ["parity-0", "alice@example.com", "🙂 seed with spaces"]
 TORCH_SEED = 1234

@@ -20,7 +20,12 @@ from pathlib import Path
 
 import torch
 
+from seedface.eval import quality as evaluate
+from seedface.models.checkpoint import load_published, state_dict_published
+from seedface.models.config import ModelConfig
+from seedface.release import manifest as mf
 from seedface.train import trainckpt
+from seedface.train.distill import export_checkpoint
 
 PART_BYTES = 15 * 2**20
 TOTAL_LIMIT = 62 * 2**20  # the tool's 64 MiB for all files, with room for summary, report and grid
@@ -142,8 +147,6 @@ def unpack(src: Path, dest: Path) -> dict:
         if not any(k.startswith("synthesis_net.") for k in d["state_dict"]):
             sd = {k: v for k, v in t["state_dict"].items() if k.startswith(("mapping_net.", "synthesis_net."))}
             sd.update(d["state_dict"])
-            from seedface.models.checkpoint import load_published, state_dict_published
-            from seedface.models.config import ModelConfig
             config, mapping, teacher, student, _ = load_published(sd, ModelConfig.from_dict(d["config"]))
             published = state_dict_published(mapping, teacher, student, mapping.mean_w(10000))
             trainckpt.save(dpath, "distill", d["config"], published, d["train"])
@@ -153,9 +156,6 @@ def unpack(src: Path, dest: Path) -> dict:
 
 def finish(src: Path, model_id: str, models_dir: Path, runs_dir: Path, seeds: int, quantize: bool,
            data: str | None, reports_dir: Path | None = None) -> dict:
-    from seedface.eval import quality as evaluate
-    from seedface.release import manifest as mf
-    from seedface.train.distill import export_checkpoint
     run = runs_dir / f"gpu-{model_id}"
     summary = unpack(src, run)
     dpath = run / "distill" / "checkpoint.pt"

@@ -20,13 +20,14 @@ from pathlib import Path
 
 import torch
 
-from seedface.train import gan, losses, plots, trainckpt
 from seedface.models import haar
-from seedface.train.augment import AdaptiveAugment
-from seedface.models.checkpoint import load_published, state_dict_published
 from seedface.models import Discriminator, StudentSynthesis
+from seedface.models.checkpoint import load_published, state_dict_published
 from seedface.models.config import ModelConfig, student_slots
 from seedface.pipeline import face
+from seedface.release.export import export_model_dir
+from seedface.train import gan, losses, plots, trainckpt
+from seedface.train.augment import AdaptiveAugment
 from seedface.train.runenv import (TRAINING_DATA, amp_dtype, hardware, pick_device,
     provenance, resolve, setup_device)
 from seedface.train.runlog import Budget, Every, RunLog, StopOnSignal, means, progress
@@ -143,11 +144,8 @@ class Distiller:
 
     @torch.no_grad()
     def grid(self, path: Path, n: int = 8) -> Path:
-        g = torch.Generator().manual_seed(GRID_SEED)
-        z = torch.randn(n, self.config.style_dim, generator=g).to(self.device)
-        noise = [torch.randn(n, 1, s, s, generator=g).to(self.device) for s in self.teacher.noise_sizes()]
-        w = self.mapping(z)
-        mean = self.mapping.mean_w(n=2000, seed=0).to(self.device)
+        w, noise, mean = plots.grid_inputs(self.mapping, self.config.style_dim, self.teacher.noise_sizes(), n,
+                                           GRID_SEED, self.device)
         rows = []
         for psi in (1.0, 0.7):
             wp = face.broadcast(face.truncate(w, mean, psi), self.teacher.n_w)
@@ -159,7 +157,6 @@ class Distiller:
 def export_checkpoint(ckpt_path: Path, out: Path, model_id: str, version: str = "0.1.0",
                       quantize: bool = True) -> dict:
     """A complete model directory (mapping, teacher, student fp32 (+ int8)) from a distillation checkpoint."""
-    from seedface.release.export import export_model_dir
     ck = trainckpt.load(ckpt_path)
     if ck["kind"] != "distill":
         raise ValueError(f"{ckpt_path}: a {ck['kind']} checkpoint; a model directory needs a distilled student")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 
+from seedface.console import cli
 from seedface.train import trainckpt
 from seedface.train.runenv import resolve
 
@@ -50,3 +51,14 @@ def parse_resumable(parser: argparse.ArgumentParser, argv) -> argparse.Namespace
     saved = trainckpt.load(checkpoint_for(a))["train"].get("args", {})
     parser.set_defaults(**{k: v for k, v in saved.items() if k not in NOT_INHERITED and hasattr(a, k)})
     return parser.parse_args(argv)
+
+
+def entry_points(parse_args, train):
+    """(run, main) of a training command: run(argv) parses and trains, returning the run's result; main(argv) is
+    run behind seedface.console.cli (one clear error line, exit status 2)."""
+    def run(argv=None) -> dict:
+        return train(parse_args(argv))
+
+    def main(argv=None) -> None:
+        cli(run, argv)
+    return run, main

@@ -8,9 +8,9 @@ import copy
 import torch
 from torch import nn
 
+from seedface.models import Discriminator
 from seedface.train import losses
 from seedface.train.augment import AdaptiveAugment
-from seedface.models import Discriminator
 
 
 def device_of(module: nn.Module) -> torch.device:

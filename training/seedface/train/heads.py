@@ -19,17 +19,19 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from matplotlib.figure import Figure
 
+from seedface.console import logger
+from seedface.eval import metrics
 from seedface.models import haar
-from seedface.pipeline import seeding
 from seedface.models.student import StudentSynthesis
+from seedface.pipeline import seeding
 from seedface.pipeline import face
 
 HEADS_FORMAT = "seedface-heads/1"
 
 
-def log(msg: str) -> None:
-    print(f"[fit_heads] {msg}", flush=True)
+log = logger("fit_heads")
 
 
 def area_down(img: torch.Tensor, size: int) -> torch.Tensor:
@@ -115,11 +117,6 @@ def head_image(head, hidden: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tenso
     return f, haar.idwt_static(f, 3, f.shape[-2], f.shape[-1])
 
 
-def psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    mse = ((a.clamp(-1, 1) - b.clamp(-1, 1)) ** 2).mean(dim=(1, 2, 3))
-    return 10 * torch.log10(4.0 / mse.clamp_min(1e-12))
-
-
 def fit_head(head, hidden, target, w, steps: int, batch: int, lr: float, seed: int) -> list[dict]:
     """hidden [N,C,h,h] fp16, target [N,3,2h,2h] fp16, w [N,D]."""
     tfreq = haar.dwt(target.float())
@@ -135,7 +132,7 @@ def fit_head(head, hidden, target, w, steps: int, batch: int, lr: float, seed: i
         f, img = head_image(head, h, ww)
         loss = (F.l1_loss(f, tf) + F.mse_loss(f, tf) + F.l1_loss(img, t) + F.mse_loss(img, t))
         if step % 50 == 0:
-            hist.append({"step": step, "loss": float(loss), "psnr_db": float(psnr(img.detach(), t).median())})
+            hist.append({"step": step, "loss": float(loss), "psnr_db": float(metrics.psnr(img.detach(), t, clip=True, min_mse=1e-12).median())})
         if step == steps:
             break
         opt.zero_grad()
@@ -178,14 +175,8 @@ def load_heads(path: Path, student: StudentSynthesis, expect_sha256: str | None 
 
 
 def plot(history: dict, out: Path) -> None:
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        log("matplotlib missing: no plot")
-        return
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig = Figure(figsize=(11, 4))
+    axes = fig.subplots(1, 2)
     for lv, hist in history.items():
         axes[0].plot([h["step"] for h in hist], [h["loss"] for h in hist], label=f"{lv}px")
         axes[1].plot([h["step"] for h in hist], [h["psnr_db"] for h in hist], label=f"{lv}px")
@@ -197,4 +188,3 @@ def plot(history: dict, out: Path) -> None:
         a.legend()
     fig.tight_layout()
     fig.savefig(out, dpi=90)
-    plt.close(fig)

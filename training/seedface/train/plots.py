@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from matplotlib.figure import Figure
 from PIL import Image
 
 
@@ -49,12 +50,10 @@ def loss_plot(path: Path, history: list[dict], keys: list[str], title: str) -> P
     keys = [k for k in keys if any(k in r for r in rows)]
     if not rows or not keys:
         return None
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     cols = min(3, len(keys))
     nrow = (len(keys) + cols - 1) // cols
-    fig, axes = plt.subplots(nrow, cols, figsize=(4.2 * cols, 2.8 * nrow), squeeze=False)
+    fig = Figure(figsize=(4.2 * cols, 2.8 * nrow))
+    axes = fig.subplots(nrow, cols, squeeze=False)
     for ax, k in zip(axes.flat, keys):
         pts = [(r["step"], r[k]) for r in rows if k in r and r[k] is not None and np.isfinite(r[k])]
         if not pts:
@@ -70,5 +69,14 @@ def loss_plot(path: Path, history: list[dict], keys: list[str], title: str) -> P
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=90)
-    plt.close(fig)
     return path
+
+
+@torch.no_grad()
+def grid_inputs(mapping, style_dim: int, noise_sizes: list[int], n: int, seed: int, device):
+    """A sample grid's inputs: w = mapping(z) and noise from one fixed torch generator (z first, then the noise
+    maps), and the truncation mean (2000 z) to draw its truncated rows with (seedface.pipeline.face.truncate)."""
+    g = torch.Generator().manual_seed(seed)
+    z = torch.randn(n, style_dim, generator=g).to(device)
+    noise = [torch.randn(n, 1, s, s, generator=g).to(device) for s in noise_sizes]
+    return mapping(z), noise, mapping.mean_w(n=2000, seed=0).to(device)

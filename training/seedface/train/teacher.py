@@ -17,13 +17,13 @@ from pathlib import Path
 
 import torch
 
-from seedface.train import data as data_mod, gan, losses, plots, trainckpt
-from seedface.train.augment import AdaptiveAugment
-from seedface.models.checkpoint import load_published, state_dict_published
 from seedface.models import Discriminator, MappingNetwork, TeacherSynthesis, preset
+from seedface.models.checkpoint import load_published, state_dict_published
 from seedface.models.config import ModelConfig
 from seedface.pipeline import face
 from seedface.release.export import export_model_dir
+from seedface.train import data as data_mod, gan, losses, plots, trainckpt
+from seedface.train.augment import AdaptiveAugment
 from seedface.train.runenv import (TRAINING_DATA, amp_dtype, hardware, pick_device,
     provenance, resolve, setup_device)
 from seedface.train.runlog import Budget, Every, RunLog, StopOnSignal, means, progress
@@ -138,11 +138,8 @@ class TeacherTrainer:
 
     @torch.no_grad()
     def grid(self, path: Path, n: int = 16) -> Path:
-        g = torch.Generator().manual_seed(GRID_SEED)
-        z = torch.randn(n, self.config.style_dim, generator=g).to(self.device)
-        noise = [torch.randn(n, 1, s, s, generator=g).to(self.device) for s in self.ema_synth.noise_sizes()]
-        w = self.ema_mapping(z)
-        mean = self.ema_mapping.mean_w(n=2000, seed=0).to(self.device)
+        w, noise, mean = plots.grid_inputs(self.ema_mapping, self.config.style_dim, self.ema_synth.noise_sizes(), n,
+                                           GRID_SEED, self.device)
         rows = [self.ema_synth(w, noise), self.ema_synth(face.truncate(w, mean, 0.7), noise)]  # psi 1 and 0.7
         return plots.save_grid(path, [r.float() for r in rows])
 

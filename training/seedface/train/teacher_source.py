@@ -7,10 +7,10 @@ from pathlib import Path
 
 import torch
 
-from seedface.train import trainckpt
 from seedface.models.checkpoint import load_published
-from seedface.models.files import ConvertError, classify_torch, load_torch, read_converter_pair, teacher_pair_state
 from seedface.models.config import ModelConfig
+from seedface.models.files import ConvertError, classify_torch, load_torch, read_converter_pair, teacher_pair_state
+from seedface.train import trainckpt
 
 
 @dataclass
