@@ -16,7 +16,8 @@ from pathlib import Path
 import torch
 
 from seedface.release import ir_modules as release_ir, wheel as release_wheel
-from seedface.train.heads import build_cache, fit_head, head_module, heads_state, load_cache, log, plot, save_heads, train_psi
+from seedface.models.heads import head_module, heads_state, save_heads
+from seedface.train.heads import build_cache, fit_head, load_cache, log, plot, train_psi
 
 
 def main(argv=None) -> int:

@@ -17,7 +17,7 @@ from seedface.release import manifest as mf
 from seedface.release.export import export_model_dir
 from seedface.release.ir_modules import extract
 from seedface.release.wheel import PINNED, open_release, style_mean
-from seedface.train.heads import load_heads
+from seedface.models.heads import load_heads
 
 HEADS_DIR = repo_root() / "training" / "heads"
 MEAN_SAMPLES = 65536
