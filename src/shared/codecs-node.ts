@@ -13,9 +13,9 @@ export function installNodeCodecs(dir = WASM_DIR): void {
     let m = cache.get(codec);
     if (!m) {
       const file = join(dir, CODEC_WASM_FILES[codec]);
-      let bytes: Buffer;
+      let bytes: Uint8Array<ArrayBuffer>;
       try {
-        bytes = readFileSync(file);
+        bytes = new Uint8Array(readFileSync(file));
       } catch {
         throw new Error(`${file} is missing: run \`npm run build:wasm\``);
       }

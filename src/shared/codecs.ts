@@ -10,22 +10,12 @@ import avifFactory from "@jsquash/avif/codec/enc/avif_enc.js";
 import { defaultOptions as webpDefaults } from "@jsquash/webp/meta.js";
 import { defaultOptions as jpegDefaults } from "@jsquash/jpeg/meta.js";
 import { defaultOptions as avifDefaults } from "@jsquash/avif/meta.js";
+import type { Format } from "./formats.js";
 import { encodePng } from "./png.js";
 
-export type Format = "png" | "webp" | "jpeg" | "avif";
-export const FORMATS: readonly Format[] = ["png", "webp", "jpeg", "avif"];
+export type { Format } from "./formats.js";
+export { CANONICAL_EXTENSION, CONTENT_TYPES, EXTENSIONS, FORMATS, negotiateFormat } from "./formats.js";
 export type WasmCodec = Exclude<Format, "png">;
-
-export const CONTENT_TYPES: Record<Format, string> = {
-  png: "image/png",
-  webp: "image/webp",
-  jpeg: "image/jpeg",
-  avif: "image/avif",
-};
-
-/** URL extension -> format (".jpg" and ".jpeg" are both JPEG; the canonical extension is the first listed). */
-export const EXTENSIONS: Record<string, Format> = { png: "png", webp: "webp", jpg: "jpeg", jpeg: "jpeg", avif: "avif" };
-export const CANONICAL_EXTENSION: Record<Format, string> = { png: "png", webp: "webp", jpeg: "jpg", avif: "avif" };
 
 /**
  * Encoder settings, chosen by measurement (bench/formats.ts, docs/benchmarks.md "Formats"): over FFHQ faces at
@@ -38,8 +28,6 @@ export const QUALITY = {
   avif: { quality: 60, speed: 8 },
 } as const;
 
-/** Part of every cache key and ETag: a change of codec build or setting must never serve old bytes under a URL. */
-export const CODEC_REVISION = "c1";
 
 /** The wasm files each codec needs (names in wasm/, see wasm/README.md). */
 export const CODEC_WASM_FILES: Record<WasmCodec, string> = {
@@ -128,40 +116,3 @@ export async function encodeImage(format: Format, rgb: Uint8Array, width: number
   return new Uint8Array(out);
 }
 
-/**
- * The format to send for a URL without an extension, from its Accept header. Measured (docs/benchmarks.md): WebP
- * is within a few hundred bytes of AVIF at avatar sizes and encodes 5-20x faster in WASM, so WebP is preferred
- * over AVIF; AVIF is served when it is the only modern format accepted. Then JPEG... no: PNG stays the default
- * for clients that list neither (e-mail clients, old tools), since it is lossless and universally supported.
- */
-export function negotiateFormat(accept: string | null | undefined): Format {
-  const types = parseAccept(accept ?? "");
-  const q = (t: string) => {
-    const exact = types.get(t);
-    if (exact !== undefined) return exact;
-    return 0; // wildcards (*/*, image/*) do not opt in to modern formats: PNG is what they safely get
-  };
-  if (q("image/webp") > 0) return "webp";
-  if (q("image/avif") > 0) return "avif";
-  if (q("image/png") > 0) return "png";
-  if (q("image/jpeg") > 0) return "jpeg";
-  return "png";
-}
-
-function parseAccept(accept: string): Map<string, number> {
-  const m = new Map<string, number>();
-  for (const part of accept.split(",")) {
-    const [type, ...params] = part.trim().toLowerCase().split(";");
-    if (!type) continue;
-    let q = 1;
-    for (const p of params) {
-      const [k, v] = p.trim().split("=");
-      if (k === "q" && v !== undefined) {
-        const x = Number(v);
-        q = Number.isFinite(x) ? Math.min(1, Math.max(0, x)) : 0;
-      }
-    }
-    m.set(type.trim(), q);
-  }
-  return m;
-}
