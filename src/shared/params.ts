@@ -93,7 +93,7 @@ function badExtension(ext: string): HttpError {
 /** Split "name.ext" into the raw name and the format its extension names (null: no known extension). */
 export function splitExtension(raw: string): { name: string; format: Format | null } {
   const dot = raw.lastIndexOf(".");
-  if (dot > 0) {
+  if (dot >= 0) {
     const ext = raw.slice(dot + 1).toLowerCase();
     const format = EXTENSIONS[ext];
     if (format) return { name: raw.slice(0, dot), format };
