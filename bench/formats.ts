@@ -85,6 +85,43 @@ async function measure(format: Format, pixels: Uint8Array[], size: number): Prom
   return { bytes: Math.round(median(bytes)), encode_ms: median(ms), psnr_db: median(p), ssim: median(s) };
 }
 
+/**
+ * One request or two: an unversioned URL answered directly (200, short max-age) against a 302 to the versioned URL
+ * and then that URL, both with the face in the edge's cache, in the built worker (dist/, Miniflare). A 302 is
+ * measured on /favicon.ico, which is one. Localhost has no network round trip, which is what a redirect costs.
+ */
+async function redirectCost(): Promise<{ direct_p50_ms: number; redirect_p50_ms: number; runs: number } | null> {
+  let w;
+  try {
+    const { startWorker } = await import("../test/helpers/worker.js");
+    w = await startWorker();
+  } catch (e) {
+    process.stderr.write(`redirect measurement skipped (${e instanceof Error ? e.message.split("\n")[0] : e})\n`);
+    return null;
+  }
+  try {
+    const m = ((await (await fetch(`${w.url}/v1/models`)).json()) as { models: { id: string; version: string }[] }).models[0]!;
+    const direct = `${w.url}/face/seedface.png?size=32`;
+    const versioned = `${w.url}/v/${m.id}@${m.version}/face/seedface.png?size=32`;
+    await (await fetch(direct)).arrayBuffer();
+    const a: number[] = [], b: number[] = [];
+    const runs = 40;
+    for (let i = 0; i < runs; i++) {
+      let t0 = performance.now();
+      await (await fetch(direct)).arrayBuffer();
+      a.push(performance.now() - t0);
+      t0 = performance.now();
+      const r = await fetch(`${w.url}/favicon.ico`, { redirect: "manual" });
+      await r.arrayBuffer();
+      await (await fetch(versioned)).arrayBuffer();
+      b.push(performance.now() - t0);
+    }
+    return { direct_p50_ms: median(a), redirect_p50_ms: median(b), runs };
+  } finally {
+    await w.dispose();
+  }
+}
+
 async function main(): Promise<void> {
   installNodeCodecs();
   const modelId = arg("model", JSON.parse((await import("node:fs")).readFileSync(join(REPO, "models/default.json"), "utf8")).default);
@@ -122,6 +159,8 @@ async function main(): Promise<void> {
     }
   }
 
+  const redirect = await redirectCost();
+
   const webp128 = served.find((c) => c.format === "webp" && c.size === 128);
   const target = { webp_128_max_bytes: TARGET_WEBP_128, webp_128_bytes: webp128?.bytes ?? null, ok: webp128 !== undefined && webp128.bytes <= TARGET_WEBP_128 };
   const result = {
@@ -132,6 +171,7 @@ async function main(): Promise<void> {
     served,
     sweep,
     target,
+    redirect,
   };
   mkdirSync(join(REPO, "bench/results"), { recursive: true });
   writeFileSync(join(REPO, "bench/results/formats.json"), JSON.stringify(result, null, 2) + "\n");
@@ -146,6 +186,7 @@ async function main(): Promise<void> {
     });
     console.log(`${String(size).padEnd(6)}${row.join("")}`);
   }
+  if (redirect) console.log(`\nunversioned URL, cached face: 200 directly p50 ${redirect.direct_p50_ms.toFixed(1)} ms; 302 + versioned 200 p50 ${redirect.redirect_p50_ms.toFixed(1)} ms (localhost: no network RTT)`);
   console.log(`\ntarget: 128 px WebP ${target.webp_128_bytes} B <= ${TARGET_WEBP_128} B: ${target.ok ? "OK" : "MISSED"}`);
   if (!target.ok) process.exit(1);
 }
