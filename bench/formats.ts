@@ -164,6 +164,7 @@ async function main(): Promise<void> {
   const webp128 = served.find((c) => c.format === "webp" && c.size === 128);
   const target = { webp_128_max_bytes: TARGET_WEBP_128, webp_128_bytes: webp128?.bytes ?? null, ok: webp128 !== undefined && webp128.bytes <= TARGET_WEBP_128 };
   const result = {
+    date: new Date().toISOString(),
     model: `${model.manifest.id}@${model.manifest.version}`,
     seeds: nSeeds,
     note: "median over seeds; pixels from the origin's fp32 pipeline; fidelity vs the lossless pixels, decoded by sharp",

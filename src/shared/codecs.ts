@@ -18,9 +18,11 @@ export { CANONICAL_EXTENSION, CONTENT_TYPES, EXTENSIONS, FORMATS, negotiateForma
 export type WasmCodec = Exclude<Format, "png">;
 
 /**
- * Encoder settings, chosen by measurement (bench/formats.ts, docs/benchmarks.md "Formats"): over FFHQ faces at
- * 64..1024 px these keep PSNR against the lossless PNG near 38-40 dB (no visible loss at avatar sizes) while
- * WebP stays under 4 KB at 128 px. Changing any of them changes served bytes: bump CODEC_REVISION.
+ * Encoder settings, chosen by measurement (bench/formats.ts, docs/benchmarks.md "Formats"): over FFHQ faces, each
+ * codec at about the same fidelity at 128 px (SSIM ~0.97-0.98, PSNR 35-38 dB against the lossless pixels) at the
+ * knee of its bytes/fidelity curve; a 128 px WebP is ~2.3 KB (target: at most 4 KB). AVIF at speed 8 (of 0..10):
+ * slower settings took seconds per 512 px face in WASM. Changing any of them changes served bytes: bump
+ * CODEC_REVISION (formats.ts).
  */
 export const QUALITY = {
   webp: { quality: 80, method: 4 },
