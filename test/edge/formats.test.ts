@@ -10,7 +10,7 @@ import { hashEmail, normalizeEmail } from "../../src/embed/hash.js";
 import { negotiateFormat } from "../../src/shared/formats.js";
 import { decodeAny, decodePng, psnr, rgbOf } from "../helpers/png.js";
 import type { WorkerHandle } from "../helpers/worker.js";
-import { REPO, startWorker } from "../helpers/worker.js";
+import { fetchIdempotent, REPO, startWorker } from "../helpers/worker.js";
 
 let w: WorkerHandle;
 let id = "";
@@ -19,7 +19,7 @@ const UNVERSIONED = "public, max-age=300, stale-while-revalidate=3600";
 const IMMUTABLE = "public, max-age=31536000, immutable";
 
 async function get(path: string, init?: RequestInit) {
-  const res = await fetch(w.url + path, { redirect: "manual", ...init });
+  const res = await fetchIdempotent(w.url + path, { redirect: "manual", ...init });
   return { res, bytes: new Uint8Array(await res.arrayBuffer()) };
 }
 const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b));

@@ -8,7 +8,7 @@ import { encodePng } from "../../src/shared/png.js";
 import { modelManifest } from "../helpers/models.js";
 import { decodePng, isNonBlank, rgbOf } from "../helpers/png.js";
 import type { WorkerHandle } from "../helpers/worker.js";
-import { startWorker } from "../helpers/worker.js";
+import { fetchIdempotent, startWorker } from "../helpers/worker.js";
 
 let w: WorkerHandle;
 let info: {
@@ -20,7 +20,7 @@ let info: {
 };
 
 async function get(path: string, init?: RequestInit) {
-  const res = await fetch(w.url + path, init);
+  const res = await fetchIdempotent(w.url + path, init);
   const bytes = new Uint8Array(await res.arrayBuffer());
   return { res, bytes };
 }

@@ -73,6 +73,23 @@ export async function startWorker(opts: WorkerOptions = {}): Promise<WorkerHandl
   return { url, mf, dispose: () => mf.dispose() };
 }
 
+/**
+ * fetch for idempotent requests (GET/HEAD) that retries once when the server closed a reused keep-alive connection
+ * before answering ("other side closed"), as browsers do (RFC 9112 9.3.1). workerd under Miniflare sometimes closes
+ * an idle keep-alive connection just as the client reuses it: the isolate stays up (its /healthz and state are
+ * intact); seen on the base commit too (a fresh worker, the third face request: 4 of 6 runs).
+ */
+export async function fetchIdempotent(url: string, init?: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, init);
+  } catch (e) {
+    const code = (e as { cause?: { code?: string } })?.cause?.code;
+    const method = (init?.method ?? "GET").toUpperCase();
+    if (code !== "UND_ERR_SOCKET" || (method !== "GET" && method !== "HEAD")) throw e;
+    return fetch(url, init);
+  }
+}
+
 /** Run a command, resolving with its combined output (rejecting with its tail on a non-zero exit). */
 export function sh(cmd: string, args: string[], opts: { cwd: string; env?: Record<string, string> }): Promise<string> {
   return new Promise((ok, fail) => {
