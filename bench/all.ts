@@ -1,4 +1,4 @@
-// `npm run bench [-- --skip edge,origin,openvino,models,quant,load,embed --load-duration 30 --load-connections 200 --report-only]`
+// `npm run bench [-- --skip edge,origin,formats,openvino,models,quant,load,embed --load-duration 30 --load-connections 200 --report-only]`
 // Runs every benchmark in turn (edge, origin, origin vs OpenVINO, models report, quantization, load, the page cost of
 // <seed-face>), then writes docs/benchmarks.md
 // from bench/results/*.json: machine, versions, every table, and the ratios side by side. --report-only rebuilds
@@ -75,6 +75,7 @@ function main() {
     steps.push(step("build", "npm", ["run", "build"]));
     run("edge", "npx", ["tsx", "bench/edge.ts"]);
     run("origin", "npx", ["tsx", "bench/origin.ts"]);
+    run("formats", "npx", ["tsx", "bench/formats.ts"]);
     run("openvino", "npx", ["tsx", "bench/openvino.ts"]);
     run("models", "npm", ["run", "report:models"]);
     if (!skip.has("quant")) {

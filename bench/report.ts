@@ -219,6 +219,28 @@ export function renderReport(repo: string, modelId: string, meta: ReportMeta): {
     summary.load = loadRes.scenarios.map((r: Json) => ({ scenario: r.scenario, rps: r.throughput_rps, p50_ms: r.latency_ms.p50, p99_ms: r.latency_ms.p99, pass: r.pass }));
   } else out.push("Not run.");
 
+  // ---- formats ----------------------------------------------------------------------------------------------
+  out.push("", "## Formats — `npm run bench:formats`", "");
+  const formats = load(repo, "bench/results/formats.json");
+  if (formats) {
+    out.push(`Source: bench/results/formats.json (${formats.date ?? "undated"}), ${formats.model}, ${formats.note}. Median of ${formats.seeds} faces per cell. ` +
+      "Encode time is one call of the shared encoder in Node (the same wasm the edge runs; PNG: our encoder with Node's zlib), on the shared 2-core machine.", "");
+    const sizes = [...new Set(formats.served.map((c: Json) => c.size))] as number[];
+    const fmts = [...new Set(formats.served.map((c: Json) => c.format))] as string[];
+    const cell = (c: Json) => c ? `${(c.bytes / 1024).toFixed(1)} KB, ${f1(c.encode_ms)} ms${c.format === "png" ? "" : `, ${f1(c.psnr_db)} dB, SSIM ${f1(c.ssim, 3)}`}` : "n/a";
+    out.push(table(["size", ...fmts.map((f) => `${f}${f === "png" ? " (lossless)" : ` q${formats.served.find((c: Json) => c.format === f)?.quality}`}`)],
+      sizes.map((sz) => [sz, ...fmts.map((f) => cell(formats.served.find((c: Json) => c.format === f && c.size === sz)))])));
+    out.push("", `Target: a 128 px WebP of at most ${formats.target.webp_128_max_bytes} bytes: ${formats.target.webp_128_bytes} bytes, ${formats.target.ok ? "**met**" : "**missed**"}.`, "");
+    out.push("Quality sweep. The served defaults were chosen from it: for each codec the setting that reaches about the same fidelity at 128 px (SSIM ~0.97-0.98, PSNR 35-38 dB against the lossless pixels, where a face looks like the PNG at avatar sizes), at the knee where the next step up costs far more bytes than it gains (WebP q80 -> q85: +26 % bytes for +1.3 dB; JPEG q85 -> q90: +53 %; AVIF q60 -> q70: +28 %):", "");
+    out.push(table(["format", "size", "quality", "bytes", "encode ms", "PSNR dB", "SSIM"],
+      formats.sweep.map((c: Json) => [c.format, c.size, c.quality, c.bytes, f1(c.encode_ms), f1(c.psnr_db), f1(c.ssim, 3)])));
+    if (formats.redirect) {
+      out.push("", `Unversioned URL, one request or two (face cached at the edge, ${formats.redirect.runs} runs, localhost): 200 directly p50 ${f1(formats.redirect.direct_p50_ms)} ms; ` +
+        `302 to the versioned URL and then it p50 ${f1(formats.redirect.redirect_p50_ms)} ms. Localhost has no network round trip, which is what the redirect adds on a real connection; the edge answers directly (docs/edge.md).`);
+    }
+    summary.formats = { webp_128_bytes: formats.target.webp_128_bytes, target_ok: formats.target.ok };
+  } else out.push("Not run.");
+
   // ---- embed ------------------------------------------------------------------------------------------------
   const embed = embedSection(load(repo, "bench/results/embed.json"));
   out.push("", `## ${embed.heading}`, "", embed.body);

@@ -28,6 +28,17 @@ function newer(src: string, dst: string): boolean {
   return !existsSync(dst) || statSync(src).mtimeMs > statSync(dst).mtimeMs;
 }
 
+function servedModel(): string | null {
+  const modelsDir = resolve(root, process.env.SEEDFACE_MODELS_DIR ?? "models");
+  try {
+    const id = (JSON.parse(readFileSync(join(modelsDir, "default.json"), "utf8")) as { default: string }).default;
+    const version = (JSON.parse(readFileSync(join(modelsDir, id, "manifest.json"), "utf8")) as { version: string }).version;
+    return `${id}@${version}`;
+  } catch {
+    return null;
+  }
+}
+
 async function bundle(): Promise<void> {
   const t0 = Date.now();
   await build({
@@ -44,7 +55,9 @@ async function bundle(): Promise<void> {
     minify: true,
     sourcemap: false,
     legalComments: "none",
-    define: { __ORT_VERSION__: JSON.stringify(ortVersion) },
+    // The model the edge serves (the default, as gen-bundled-model.ts picks it): <seed-face> and faceUrl() build
+    // versioned URLs with it.
+    define: { __ORT_VERSION__: JSON.stringify(ortVersion), __SEEDFACE_MODEL__: JSON.stringify(servedModel()) },
     logLevel: "warning",
   });
   copyFileSync(join(root, "src/embed/playground.html"), join(out, "embed/playground.html"));

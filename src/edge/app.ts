@@ -5,7 +5,7 @@ import { errorResponse, HttpError } from "../shared/errors.js";
 import { ManifestError } from "../shared/manifest.js";
 import type { Env } from "./config.js";
 import { mountEmbedRoutes } from "./embed-routes.js";
-import { handleFace } from "./face-route.js";
+import { handleFace, requireModel } from "./face-route.js";
 import { healthRoute, modelsRoute } from "./info-routes.js";
 
 function methodNotAllowed(allow: string) {
@@ -28,15 +28,33 @@ function methodNotAllowed(allow: string) {
 
 export function createApp(): Hono<{ Bindings: Env }> {
   const app = new Hono<{ Bindings: Env }>();
-  app.on(["GET", "HEAD"], "/face/*", handleFace);
-  app.all("/face/*", methodNotAllowed("GET, HEAD, OPTIONS"));
+  for (const route of ["/face/*", "/morph/*", "/avatar/*", "/v/*"]) {
+    app.on(["GET", "HEAD"], route, handleFace);
+    app.all(route, methodNotAllowed("GET, HEAD, OPTIONS"));
+  }
+  // The site's own icon: the face of "seedface", versioned (a browser follows the redirect for favicons).
+  app.on(["GET", "HEAD"], "/favicon.ico", () => {
+    const m = requireModel().manifest;
+    return new Response(null, {
+      status: 302,
+      headers: {
+        location: `/v/${encodeURIComponent(m.id)}@${encodeURIComponent(m.version)}/face/seedface.png?size=32`,
+        "cache-control": "public, max-age=86400",
+      },
+    });
+  });
+  // Faces are addressed by seeds, often e-mail addresses or their hashes: nothing here is for search engines.
+  app.on(["GET", "HEAD"], "/robots.txt", () =>
+    new Response("User-agent: *\nDisallow: /face/\nDisallow: /morph/\nDisallow: /avatar/\nDisallow: /v/\nAllow: /\n", {
+      headers: { "content-type": "text/plain; charset=utf-8", "cache-control": "public, max-age=86400" },
+    }));
   app.on(["GET", "HEAD"], "/v1/models", modelsRoute);
   app.all("/v1/models", methodNotAllowed("GET, HEAD"));
   app.on(["GET", "HEAD"], "/healthz", healthRoute);
   app.all("/healthz", methodNotAllowed("GET, HEAD"));
   mountEmbedRoutes(app);
 
-  app.notFound((c) => errorResponse(new HttpError(404, "not_found", `no route for ${new URL(c.req.url).pathname}; faces are at /face/<seed>.png`)));
+  app.notFound((c) => errorResponse(new HttpError(404, "not_found", `no route for ${new URL(c.req.url).pathname}; faces are at /face/<seed>.<png|webp|jpg|avif>, /morph/<a>/<b>.<ext>, /avatar/<md5|sha256>`)));
   app.onError((err) => {
     if (err instanceof HttpError) return errorResponse(err);
     if (err instanceof ManifestError) {

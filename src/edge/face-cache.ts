@@ -2,6 +2,8 @@
 // the Workers Cache API (per data centre), then the optional R2 bucket FACES (persistent). Only immutable
 // (non-degraded) faces go to R2; the Cache API honours each response's own Cache-Control.
 import { HEADER_MODEL, HEADER_UPSCALED } from "../shared/contract.js";
+import type { Format } from "../shared/formats.js";
+import { CANONICAL_EXTENSION, CONTENT_TYPES } from "../shared/formats.js";
 import { CACHE_IMMUTABLE } from "../shared/http.js";
 
 export const CACHE_HOST = "https://seedface-cache.internal";
@@ -19,16 +21,16 @@ function cacheRequest(key: string): Request {
   return new Request(CACHE_HOST + key);
 }
 
-async function r2Key(key: string): Promise<string> {
+async function r2Key(key: string, format: Format): Promise<string> {
   const d = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(key)));
-  return `faces/${Array.from(d, (b) => b.toString(16).padStart(2, "0")).join("")}.png`;
+  return `faces/${Array.from(d, (b) => b.toString(16).padStart(2, "0")).join("")}.${CANONICAL_EXTENSION[format]}`;
 }
 
 function cacheStore(): Cache | undefined {
   return typeof caches === "undefined" ? undefined : (caches as unknown as { default: Cache }).default;
 }
 
-export async function getCachedFace(key: string, r2?: R2Bucket): Promise<CachedFace | null> {
+export async function getCachedFace(key: string, format: Format, r2?: R2Bucket): Promise<CachedFace | null> {
   const store = cacheStore();
   const hit = await store?.match(cacheRequest(key));
   if (hit) {
@@ -45,7 +47,7 @@ export async function getCachedFace(key: string, r2?: R2Bucket): Promise<CachedF
   let obj: R2ObjectBody | null;
   let bytes: Uint8Array;
   try {
-    obj = await r2.get(await r2Key(key));
+    obj = await r2.get(await r2Key(key, format));
     if (!obj) return null;
     bytes = new Uint8Array(await obj.arrayBuffer());
   } catch (e) {
@@ -55,15 +57,15 @@ export async function getCachedFace(key: string, r2?: R2Bucket): Promise<CachedF
   }
   const meta = obj.customMetadata ?? {};
   const face: CachedFace = { bytes, etag: meta.etag ?? "", model: meta.model ?? "", tier: "r2", ...(meta.upscaled ? { upscaled: meta.upscaled } : {}) };
-  await putCacheApi(key, face);
+  await putCacheApi(key, format, face);
   return face;
 }
 
-async function putCacheApi(key: string, face: Omit<CachedFace, "tier">, cacheControl = CACHE_IMMUTABLE): Promise<void> {
+async function putCacheApi(key: string, format: Format, face: Omit<CachedFace, "tier">, cacheControl = CACHE_IMMUTABLE): Promise<void> {
   const store = cacheStore();
   if (!store) return;
   const headers: Record<string, string> = {
-    "content-type": "image/png",
+    "content-type": CONTENT_TYPES[format],
     "cache-control": cacheControl,
     etag: face.etag,
     [HEADER_MODEL]: face.model,
@@ -74,11 +76,11 @@ async function putCacheApi(key: string, face: Omit<CachedFace, "tier">, cacheCon
 }
 
 /** Store a rendered face in both tiers (degraded ones briefly in the Cache API only). */
-export async function putCachedFace(key: string, face: Omit<CachedFace, "tier">, cacheControl: string, r2?: R2Bucket): Promise<void> {
-  await putCacheApi(key, face, cacheControl);
+export async function putCachedFace(key: string, format: Format, face: Omit<CachedFace, "tier">, cacheControl: string, r2?: R2Bucket): Promise<void> {
+  await putCacheApi(key, format, face, cacheControl);
   if (r2 && !face.degraded) {
-    await r2.put(await r2Key(key), face.bytes, {
-      httpMetadata: { contentType: "image/png", cacheControl: CACHE_IMMUTABLE },
+    await r2.put(await r2Key(key, format), face.bytes, {
+      httpMetadata: { contentType: CONTENT_TYPES[format], cacheControl: CACHE_IMMUTABLE },
       customMetadata: { etag: face.etag, model: face.model, ...(face.upscaled ? { upscaled: face.upscaled } : {}) },
     });
   }

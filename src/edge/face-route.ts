@@ -1,16 +1,21 @@
-// GET/HEAD /face/<seed>.png and /face/<seedA>~<seedB>.png: validate, answer 304 / cache hits without touching ORT,
-// otherwise draw (edge or origin, per the memory guard), coalescing identical concurrent requests.
+// GET/HEAD faces: /face/<seed>[.ext], /morph/<a>/<b>[.ext], /avatar/<hash>[.ext], each also under the versioned
+// prefix /v/<model>@<version>. Validate, answer 304 / cache hits without touching ORT, otherwise draw (edge or
+// origin, per the memory guard), coalescing identical concurrent requests, and encode the requested format.
+// Versioned URLs are immutable; unversioned ones get a short max-age with revalidation (shared/http.ts).
 import type { Context } from "hono";
 import { HEADER_MODEL, HEADER_SOURCE } from "../shared/contract.js";
 import type { FaceSource } from "../shared/contract.js";
 import { HttpError } from "../shared/errors.js";
 import { checkAttributes, modelAttributes } from "../shared/attributes.js";
 import { finishPixels, renderPlanar } from "../shared/face.js";
-import { CACHE_DEGRADED, CACHE_IMMUTABLE, etagMatches, faceEtag, imageHeaders } from "../shared/http.js";
+import { encodeImage } from "../shared/codecs.js";
+import type { Format } from "../shared/formats.js";
+import { CACHE_DEGRADED, CACHE_IMMUTABLE, CACHE_UNVERSIONED, etagMatches, faceEtag, imageHeaders } from "../shared/http.js";
 import type { TimingEntry } from "../shared/http.js";
 import type { FaceRequest } from "../shared/params.js";
-import { canonicalKey, FACE_PREFIX, parseFaceRequest } from "../shared/params.js";
-import { encodePng } from "../shared/png.js";
+import { canonicalKey, canonicalPath, parseFacePath } from "../shared/params.js";
+import { decodePngRgb } from "../shared/png-decode.js";
+import { installEdgeCodecs } from "./codec-wasm.js";
 import { Coalescer } from "./coalesce.js";
 import type { EdgeConfig, Env } from "./config.js";
 import { edgeConfig } from "./config.js";
@@ -57,7 +62,8 @@ async function drawAtEdge(model: EdgeModel, req: FaceRequest, key: string, draw:
   const planar = await renderPlanar(model, model.manifest, drawReq, { output: draw.output });
   const t2 = performance.now();
   const pixels = finishPixels(planar, req.size);
-  const bytes = await encodePng(pixels, req.size, req.size);
+  const format = req.format ?? "png";
+  const bytes = await encodeImage(format, pixels, req.size, req.size);
   const t3 = performance.now();
   model.drawn.add(draw.levelSize);
   wasmMemoryBytes(); // records the peak
@@ -66,7 +72,7 @@ async function drawAtEdge(model: EdgeModel, req: FaceRequest, key: string, draw:
     ...(load.fetchMs !== undefined ? [{ name: "fetch", dur: load.fetchMs, desc: "weights from static assets" }] : []),
     ...(load.sessionMs !== undefined ? [{ name: "load", dur: load.sessionMs, desc: `ORT sessions (${draw.output})` }] : []),
     { name: "infer", dur: t2 - t1, desc: `${draw.output}` },
-    { name: "png", dur: t3 - t2 },
+    { name: "encode", dur: t3 - t2, desc: format },
   ];
   const etag = await faceEtag(key, edgeVariant(model, draw));
   return {
@@ -74,6 +80,16 @@ async function drawAtEdge(model: EdgeModel, req: FaceRequest, key: string, draw:
     ...(draw.degraded ? { degraded: draw.degraded } : {}),
     ...(draw.upscaled ? { upscaled: draw.upscaled } : {}),
   };
+}
+
+/** The origin always sends PNG (validated); other formats are encoded here with the origin's own codec and options. */
+async function fromOrigin(req: FaceRequest, png: Uint8Array, timing: TimingEntry[]): Promise<{ bytes: Uint8Array; timing: TimingEntry[] }> {
+  const format: Format = req.format ?? "png";
+  if (format === "png") return { bytes: png, timing };
+  const t0 = performance.now();
+  const { width, height, rgb } = await decodePngRgb(png);
+  const bytes = await encodeImage(format, rgb, width, height);
+  return { bytes, timing: [...timing, { name: "encode", dur: performance.now() - t0, desc: format }] };
 }
 
 function isModelUnavailable(e: unknown): e is HttpError {
@@ -92,14 +108,14 @@ async function produce(model: EdgeModel, req: FaceRequest, key: string, env: Env
       const res = await fetchFromOrigin(req, cfg, requestId);
       if (!res.ok) throw res.clientError ?? e;
       const etag = await faceEtag(key, `origin-${req.model}`);
-      return { bytes: res.bytes, etag, model: res.model, source: "origin", timing: [{ name: "origin", dur: res.ms }] };
+      return { ...(await fromOrigin(req, res.bytes, [{ name: "origin", dur: res.ms }])), etag, model: res.model, source: "origin" };
     }
   }
   const t0 = performance.now();
   const res = await fetchFromOrigin(req, cfg, requestId);
   if (res.ok) {
     const etag = await faceEtag(key, `origin-${req.model}`);
-    return { bytes: res.bytes, etag, model: res.model, source: "origin", timing: [{ name: "origin", dur: performance.now() - t0 }] };
+    return { ...(await fromOrigin(req, res.bytes, [{ name: "origin", dur: performance.now() - t0 }])), etag, model: res.model, source: "origin" };
   }
   if (res.clientError) throw res.clientError;
   // Logs carry the request id (also sent to the origin), never the seed: seeds are often e-mail addresses.
@@ -116,17 +132,25 @@ async function expectedEtag(model: EdgeModel, req: FaceRequest, key: string, cfg
   return null;
 }
 
-function notModified(etag: string, model: string, source: FaceSource, degraded?: string): Response {
-  return new Response(null, {
-    status: 304,
-    headers: {
-      etag,
-      "cache-control": degraded ? CACHE_DEGRADED : CACHE_IMMUTABLE,
-      "access-control-allow-origin": "*",
-      [HEADER_MODEL]: model,
-      [HEADER_SOURCE]: source,
-    },
-  });
+interface Served {
+  cacheControl: string;
+  negotiated: boolean;
+  canonical?: string;
+}
+
+function notModified(etag: string, model: string, source: FaceSource, served: Served, degraded?: string): Response {
+  const headers: Record<string, string> = {
+    etag,
+    "cache-control": degraded ? CACHE_DEGRADED : served.cacheControl,
+    "access-control-allow-origin": "*",
+    "cross-origin-resource-policy": "cross-origin",
+    "timing-allow-origin": "*",
+    [HEADER_MODEL]: model,
+    [HEADER_SOURCE]: source,
+  };
+  if (served.negotiated) headers.vary = "Accept";
+  if (served.canonical) headers.link = `<${served.canonical}>; rel="canonical"`;
+  return new Response(null, { status: 304, headers });
 }
 
 function imageResponse(method: string, bytes: Uint8Array, headers: Headers): Response {
@@ -159,20 +183,61 @@ async function limitMiss(env: Env, req: Request): Promise<void> {
   }
 }
 
+const VERSIONED = /^\/v\/([^/]*)/;
+
+/**
+ * Split a request path into the face path and whether it was versioned (/v/<model>@<version>/...). The version
+ * must be exactly the model this edge serves: anything else is a clear 404 (never another model's face).
+ */
+export function resolveVersion(pathname: string, model: EdgeModel): { path: string; versioned: boolean } {
+  const m = VERSIONED.exec(pathname);
+  if (!m) return { path: pathname, versioned: false };
+  const serving = `${model.manifest.id}@${model.manifest.version}`;
+  let spec: string;
+  try {
+    spec = decodeURIComponent(m[1]!);
+  } catch {
+    spec = m[1]!;
+  }
+  const at = spec.lastIndexOf("@");
+  if (at <= 0 || at === spec.length - 1) {
+    throw new HttpError(400, "bad_version", `a versioned URL is /v/<model>@<version>/face/<seed>.<ext>, e.g. /v/${serving}/face/alice.webp (got ${JSON.stringify(spec.slice(0, 80))})`);
+  }
+  const id = spec.slice(0, at), version = spec.slice(at + 1);
+  if (id !== model.manifest.id) {
+    throw new HttpError(404, "unknown_model", `this edge serves model ${serving}; there is no model ${JSON.stringify(id.slice(0, 80))} (see /v1/models)`);
+  }
+  if (version !== model.manifest.version) {
+    throw new HttpError(404, "unknown_version", `this edge serves ${serving}; version ${JSON.stringify(version.slice(0, 40))} of ${id} is not served (see /v1/models)`);
+  }
+  return { path: pathname.slice("/v/".length + m[1]!.length), versioned: true };
+}
+
+/** The versioned URL of a request (what <seed-face> and the URL helper produce). */
+export function versionedUrl(origin: string, req: FaceRequest, model: EdgeModel): string {
+  const path = canonicalPath(req);
+  return `${origin}/v/${encodeURIComponent(model.manifest.id)}@${encodeURIComponent(model.manifest.version)}${path}`;
+}
+
 export async function handleFace(c: Context<{ Bindings: Env }>): Promise<Response> {
   const t0 = performance.now();
   const env = c.env ?? {};
   const cfg = edgeConfig(env);
   const model = requireModel();
+  installEdgeCodecs();
   const url = new URL(c.req.url);
-  if (!url.pathname.startsWith(FACE_PREFIX)) {
-    throw new HttpError(404, "not_found", "faces are at /face/<seed>.png");
-  }
-  const tail = url.pathname.slice(FACE_PREFIX.length);
-  const req = parseFaceRequest(tail, url.searchParams, {
+  const { path, versioned } = resolveVersion(url.pathname, model);
+  const req = parseFacePath(path, url.searchParams, {
     size: cfg.defaultSize,
     psi: model.manifest.truncation.default_psi,
+    accept: c.req.header("accept"),
   });
+  if (!req) throw new HttpError(404, "not_found", "faces are at /face/<seed>.<png|webp|jpg|avif>, /morph/<a>/<b>.<ext>, /avatar/<hash> (and under /v/<model>@<version>/)");
+  const served: Served = {
+    cacheControl: versioned ? CACHE_IMMUTABLE : CACHE_UNVERSIONED,
+    negotiated: req.negotiated === true,
+    ...(versioned ? {} : { canonical: versionedUrl(url.origin, req, model) }),
+  };
   if (req.model === "teacher" && !model.manifest.networks.teacher) {
     throw new HttpError(400, "bad_model", `model ${model.manifest.id}@${model.manifest.version} has no teacher network (only its student was imported); allowed here: student (see /v1/models)`);
   }
@@ -185,13 +250,16 @@ export async function handleFace(c: Context<{ Bindings: Env }>): Promise<Respons
 
   if (ifNoneMatch) {
     const etag = await expectedEtag(model, req, key, cfg);
-    if (etag && etagMatches(ifNoneMatch, etag)) return notModified(etag, model.label, "cache");
+    if (etag && etagMatches(ifNoneMatch, etag)) return notModified(etag, model.label, "cache", served);
   }
 
-  const cached = await getCachedFace(key, env.FACES);
+  const format: Format = req.format ?? "png";
+  const cached = await getCachedFace(key, format, env.FACES);
   if (cached) {
-    if (etagMatches(ifNoneMatch, cached.etag)) return notModified(cached.etag, cached.model, "cache", cached.degraded);
+    if (etagMatches(ifNoneMatch, cached.etag)) return notModified(cached.etag, cached.model, "cache", served, cached.degraded);
     const headers = imageHeaders({
+      format,
+      ...served,
       etag: cached.etag,
       model: cached.model,
       source: "cache",
@@ -206,7 +274,7 @@ export async function handleFace(c: Context<{ Bindings: Env }>): Promise<Respons
   const store = async (r: Rendered) => {
     if (r.degraded && cfg.degradedCacheTtlS === 0) return;
     const cacheControl = r.degraded ? `public, max-age=${cfg.degradedCacheTtlS}` : CACHE_IMMUTABLE;
-    await putCachedFace(key, { bytes: r.bytes, etag: r.etag, model: r.model, degraded: r.degraded, upscaled: r.upscaled }, cacheControl, env.FACES)
+    await putCachedFace(key, format, { bytes: r.bytes, etag: r.etag, model: r.model, degraded: r.degraded, upscaled: r.upscaled }, cacheControl, env.FACES)
       .catch((e) => console.warn(`cache put failed: ${e}`));
   };
   let stored: Promise<unknown> | undefined;
@@ -220,8 +288,10 @@ export async function handleFace(c: Context<{ Bindings: Env }>): Promise<Respons
       await stored; // no execution context (e.g. app.request in unit tests)
     }
   }
-  if (etagMatches(ifNoneMatch, r.etag)) return notModified(r.etag, r.model, r.source, r.degraded);
+  if (etagMatches(ifNoneMatch, r.etag)) return notModified(r.etag, r.model, r.source, served, r.degraded);
   const headers = imageHeaders({
+    format,
+    ...served,
     etag: r.etag,
     model: r.model,
     source: r.source,

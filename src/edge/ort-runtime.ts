@@ -3,7 +3,8 @@
 // hand emscripten that Module instead of bytes. Single thread, no proxy worker. Also captures ORT's wasm Memory so
 // the memory guard can measure it.
 import * as ort from "onnxruntime-web/wasm";
-import ortWasm from "onnxruntime-web/ort-wasm-simd-threaded.wasm";
+// The same file as onnxruntime-web/ort-wasm-simd-threaded.wasm, assembled and checked into wasm/ by scripts/build-wasm.ts.
+import ortWasm from "../../wasm/ort-wasm-simd-threaded.wasm";
 
 let wasmMemory: WebAssembly.Memory | undefined;
 let initQueue: Promise<unknown> = Promise.resolve();

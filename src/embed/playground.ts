@@ -2,7 +2,12 @@
 // origin, a morph between two seeds, and <seed-face> rendered in this browser.
 import type { AttributeOptions } from "../shared/attributes.js";
 import { ATTRIBUTE_OPTIONS, parseAttributeOptions } from "../shared/attributes.js";
-import { faceUrl, morphUrl } from "./face-url.js";
+import { faceUrl as rawFaceUrl, morphUrl as rawMorphUrl, SERVED_MODEL } from "./face-url.js";
+import type { FaceUrlParams } from "./face-url.js";
+
+// Versioned URLs of the model this edge serves (immutable; the playground shows what <seed-face> requests).
+const faceUrl = (b: string, seed: string, p: FaceUrlParams) => rawFaceUrl(b, seed, { version: SERVED_MODEL, ...p });
+const morphUrl = (b: string, a: string, c: string, t: number, p: FaceUrlParams) => rawMorphUrl(b, a, c, t, { version: SERVED_MODEL, ...p });
 import type { RenderedDetail } from "./seed-face.js";
 
 const GRID_COUNT = 12;

@@ -2,6 +2,10 @@
 //            gender="female|male" age="child|young|adult|senior" age-min="18" expression="smile|neutral">
 // The attribute options are the URL API's (src/shared/attributes.ts): the same seed and options give the same face
 // on every path; an invalid value makes the element's state "error" (seedface:error, detail.message).
+// <seed-face email="Alice@Example.com" size="96">: the address is normalised and SHA-256-hashed in the page
+// (hash.ts); only the hash is used as the seed, in the URL or in the in-browser renderer.
+// The face is drawn at size x devicePixelRatio pixels (crisp on HiDPI screens), shown at size CSS pixels; the
+// edge's URL is versioned (/v/<model>@<version>/face/<seed>.webp), so browsers may keep it immutably.
 // auto (the default): an <img> from the edge: measured on a page of 20 avatars, fetching the images was ~10x faster
 // than drawing them in the browser even with the model cached (docs/embed.md, bench/embed.ts). browser: in the browser
 // (WebGPU on a hardware adapter, else WASM) for sizes the edge draws itself, else the <img>.
@@ -10,7 +14,8 @@ import type { AttributeOptions } from "../shared/attributes.js";
 import { parseAttributeOptions } from "../shared/attributes.js";
 import { DEFAULT_PSI, DEFAULT_SIZE, SIZE_MAX, SIZE_MIN, round2 } from "../shared/params.js";
 import { hasWasm, webGPUAdapter } from "./capabilities.js";
-import { faceUrl } from "./face-url.js";
+import { faceUrl, SERVED_MODEL } from "./face-url.js";
+import { hashEmail } from "./hash.js";
 import type { ClientPath, RenderPath } from "./messages.js";
 import { FaceRenderer } from "./render-client.js";
 
@@ -65,7 +70,7 @@ function lazyObserver(): IntersectionObserver {
 }
 
 export class SeedFace extends HTMLElement {
-  static readonly observedAttributes = ["seed", "size", "psi", "mode", "label", ...FACE_ATTRIBUTES.map((a) => a[0])];
+  static readonly observedAttributes = ["seed", "email", "size", "psi", "mode", "label", ...FACE_ATTRIBUTES.map((a) => a[0])];
   /** Directory the embed files come from (set by embed.ts from import.meta.url). */
   static base = "/";
 
@@ -80,6 +85,17 @@ export class SeedFace extends HTMLElement {
   }
 
   get seed(): string | null { return this.getAttribute("seed"); }
+  /** The seed to draw: the hash of the email attribute when there is one, else the seed attribute. */
+  private async effectiveSeed(): Promise<string | null> {
+    const email = this.getAttribute("email");
+    if (email !== null && email.trim() !== "") return hashEmail(email);
+    return this.seed;
+  }
+  /** Pixels to draw: size x devicePixelRatio (at most the API's largest size). */
+  get pixelSize(): number {
+    const dpr = typeof devicePixelRatio === "number" && devicePixelRatio > 0 ? devicePixelRatio : 1;
+    return Math.min(SIZE_MAX, Math.max(SIZE_MIN, Math.round(this.size * dpr)));
+  }
   get size(): number {
     const n = Number(this.getAttribute("size") ?? DEFAULT_SIZE);
     return Number.isInteger(n) ? Math.min(SIZE_MAX, Math.max(SIZE_MIN, n)) : DEFAULT_SIZE;
@@ -118,7 +134,7 @@ export class SeedFace extends HTMLElement {
 
   attributeChangedCallback(name: string, old: string | null, value: string | null): void {
     if (old === value) return;
-    if (name === "label" || name === "seed") this.updateLabel();
+    if (name === "label" || name === "seed" || name === "email") this.updateLabel();
     if (name === "size") this.style.setProperty("--seed-face-size", `${this.size}px`);
     if (name !== "label" && this.isVisible) void this.load();
   }
@@ -130,6 +146,7 @@ export class SeedFace extends HTMLElement {
   }
 
   private updateLabel(): void {
+    // Never the e-mail address in the label (it is in the DOM anyway, but the label is read out and copied).
     const label = this.getAttribute("label") ?? (this.seed ? `Face for “${this.seed}”` : "Face");
     this.setAttribute("aria-label", label);
   }
@@ -146,14 +163,14 @@ export class SeedFace extends HTMLElement {
     if (mode === "webgpu" || mode === "wasm") return mode;
     // browser: above the largest size the edge draws itself, the edge (or its origin) renders better than an
     // upscale here. WebGPU only on a hardware adapter: a software one (SwiftShader) was far slower than WASM.
-    if (this.size > (model.max_size ?? model.resolution ?? 0)) return "server";
+    if (this.pixelSize > (model.max_size ?? model.resolution ?? 0)) return "server";
     return (await webGPUAdapter()) === "hardware" ? "webgpu" : "wasm";
   }
 
   private async load(): Promise<void> {
-    const seed = this.seed;
-    if (!seed) return;
     const gen = ++this.generation;
+    const seed = await this.effectiveSeed();
+    if (!seed || gen !== this.generation) return;
     const t0 = performance.now();
     let attrs: AttributeOptions;
     try {
@@ -174,7 +191,7 @@ export class SeedFace extends HTMLElement {
       try {
         const renderer = FaceRenderer.get(SeedFace.base, p);
         const model = await renderer.ready;
-        const face = await renderer.render(seed, this.size, this.psi ?? round2(model.defaultPsi ?? DEFAULT_PSI), attrs);
+        const face = await renderer.render(seed, this.pixelSize, this.psi ?? round2(model.defaultPsi ?? DEFAULT_PSI), attrs);
         if (gen !== this.generation) return;
         const canvas = document.createElement("canvas");
         canvas.width = face.width;
@@ -204,7 +221,7 @@ export class SeedFace extends HTMLElement {
       this.setAttribute("data-state", "error");
       this.dispatchEvent(new CustomEvent("seedface:error", { detail: { path: "server" }, bubbles: true }));
     });
-    img.src = faceUrl(SeedFace.base, seed, { size: this.size, psi: this.psi, attributes });
+    img.src = faceUrl(SeedFace.base, seed, { size: this.pixelSize, psi: this.psi, format: "webp", version: SERVED_MODEL, attributes });
     this.replaceContent(img);
   }
 

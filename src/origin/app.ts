@@ -2,15 +2,16 @@
 // Bearer auth on face and models; healthz is open so load balancers can probe it.
 import { Hono } from "hono";
 import type { Context } from "hono";
-import { CONTRACT_VERSION, HEADER_RENDER_MS, HEADER_REQUEST_ID, ORIGIN_FACE_PREFIX, ORIGIN_HEALTH_PATH, modelLabel } from "../shared/contract.js";
+import { CONTRACT_VERSION, HEADER_RENDER_MS, HEADER_REQUEST_ID, ORIGIN_API_PREFIX, ORIGIN_FACE_PREFIX, ORIGIN_HEALTH_PATH, ORIGIN_MORPH_PREFIX, modelLabel } from "../shared/contract.js";
+import { encodeImage } from "../shared/codecs.js";
+import { installNodeCodecs } from "../shared/codecs-node.js";
 import { HttpError, errorResponse } from "../shared/errors.js";
 import { checkAttributes, modelAttributes } from "../shared/attributes.js";
 import { renderFacePixels } from "../shared/face.js";
 import { etagMatches, faceEtag, imageHeaders } from "../shared/http.js";
 import { studentLevels } from "../shared/manifest.js";
 import type { FaceRequest } from "../shared/params.js";
-import { SIZE_MAX, SIZE_MIN, canonicalKey, parseFaceRequest } from "../shared/params.js";
-import { encodePng } from "../shared/png.js";
+import { SIZE_MAX, SIZE_MIN, canonicalKey, parseFacePath } from "../shared/params.js";
 import { makeBearerCheck } from "./auth.js";
 import type { BatchInfo } from "./batcher.js";
 import { QueueFullError, RenderTimeoutError } from "./batcher.js";
@@ -40,6 +41,7 @@ const MODELS_PATH = "/v1/models";
 
 export function createOriginApp(cfg: OriginConfig, model: LoadedModel, runner: BatchingRunner): OriginApp {
   const m = model.manifest;
+  installNodeCodecs();
   const state: OriginState = { draining: false, inflight: 0 };
   const lru = new ByteLru(cfg.lruBytes);
   const rendering = new Map<string, Promise<Rendered>>();
@@ -142,7 +144,7 @@ export function createOriginApp(cfg: OriginConfig, model: LoadedModel, runner: B
     const runner0 = runner.forRequest(t0 + cfg.timeoutMs, infos);
     const pixels = await renderFacePixels(runner0, m, req);
     const t1 = performance.now();
-    const png = await encodePng(pixels, req.size, req.size);
+    const png = await encodeImage(req.format ?? "png", pixels, req.size, req.size);
     const t2 = performance.now();
     lru.set(key, png);
     const queue = infos.reduce((s, i) => s + i.waitedMs, 0);
@@ -154,7 +156,7 @@ export function createOriginApp(cfg: OriginConfig, model: LoadedModel, runner: B
         { name: "queue", dur: queue },
         { name: "infer", dur: infer },
         { name: "pixels", dur: t1 - t0 - queue - infer },
-        { name: "png", dur: t2 - t1 },
+        { name: "encode", dur: t2 - t1 },
         { name: `batch${batch}`, dur: 0 },
       ],
     };
@@ -181,9 +183,11 @@ export function createOriginApp(cfg: OriginConfig, model: LoadedModel, runner: B
     const t0 = performance.now();
     requireAuth(c);
     const url = new URL(c.req.url);
-    const req = parseFaceRequest(url.pathname.slice(ORIGIN_FACE_PREFIX.length), url.searchParams, {
+    const req = parseFacePath(url.pathname.slice(ORIGIN_API_PREFIX.length), url.searchParams, {
       psi: m.truncation.default_psi,
+      accept: c.req.header("accept"),
     });
+    if (!req) throw new HttpError(404, "not_found", `no route for ${url.pathname}`);
     if (!model.networks[req.model]) {
       const why = model.missing?.[req.model];
       throw new HttpError(400, "bad_model", why
@@ -196,8 +200,9 @@ export function createOriginApp(cfg: OriginConfig, model: LoadedModel, runner: B
     // Same variant as the edge uses for origin-rendered faces, so both hand out one ETag per face.
     const etag = await faceEtag(key, `origin-${req.model}`);
     const label = modelLabel(m.id, m.version, req.model, network.precision);
+    const served = { format: req.format, negotiated: req.negotiated };
     if (etagMatches(c.req.header("if-none-match"), etag)) {
-      const h = imageHeaders({ etag, model: label, source: "origin" });
+      const h = imageHeaders({ etag, model: label, source: "origin", ...served });
       h.delete("content-type");
       return new Response(null, { status: 304, headers: h });
     }
@@ -213,13 +218,15 @@ export function createOriginApp(cfg: OriginConfig, model: LoadedModel, runner: B
       }
     }
     const total = performance.now() - t0;
-    const headers = imageHeaders({ etag, model: label, source: "origin", timing: [...timing, { name: "total", dur: total }] });
+    const headers = imageHeaders({ etag, model: label, source: "origin", ...served, timing: [...timing, { name: "total", dur: total }] });
     headers.set(HEADER_RENDER_MS, total.toFixed(1));
     headers.set("content-length", String(png.byteLength));
     return new Response(c.req.method === "HEAD" ? null : (png as Uint8Array<ArrayBuffer>), { status: 200, headers });
   };
-  app.on(["GET", "HEAD"], `${ORIGIN_FACE_PREFIX}*`, face);
-  app.all(`${ORIGIN_FACE_PREFIX}*`, methodNotAllowed("GET, HEAD"));
+  for (const prefix of [ORIGIN_FACE_PREFIX, ORIGIN_MORPH_PREFIX, `${ORIGIN_API_PREFIX}/avatar/`]) {
+    app.on(["GET", "HEAD"], `${prefix}*`, face);
+    app.all(`${prefix}*`, methodNotAllowed("GET, HEAD"));
+  }
 
   return { app, state, lru };
 }

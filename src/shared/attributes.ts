@@ -1,6 +1,6 @@
 // Attribute control (issue 16): gender / age / expression options move a seed's truncated w along directions fitted
 // in w (models/<id>/attributes.json, format seedface-attributes/1), just far enough to land in the asked class, with
-// the attributes not asked for held in place. The TypeScript twin of training/seedface/attributes.py: same file,
+// the attributes not asked for held in place. The TypeScript twin of training/seedface/pipeline/attributes.py: same file,
 // same options, same bits (vectors/attributes.json pins both; docs/attributes.md).
 //
 // The edit, float64 then one rounding to float32 (only + - * / in a fixed order, so JS and Python agree bit for bit):

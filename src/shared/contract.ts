@@ -2,9 +2,12 @@
 //
 // Request (edge -> origin):
 //   GET|HEAD <ORIGIN_URL>/v1/face/<seed>.png?size=<16..1024>&psi=<0.00..1.00>&model=<student|teacher>
-//   GET|HEAD <ORIGIN_URL>/v1/face/<seedA>~<seedB>.png?size=..&psi=..&model=..&t=<0.00..1.00>   (morph)
+//   GET|HEAD <ORIGIN_URL>/v1/morph/<seedA>/<seedB>.png?size=..&psi=..&model=..&t=<0.00..1.00>   (morph)
 //   Seeds are percent-encoded with encodeSeed (encodeURIComponent + "~" as %7E); the query is exactly the
-//   canonical one (params.ts), so both sides agree on the cache key. Parsing on the origin = parseFaceRequest.
+//   canonical one (params.ts), so both sides agree on the cache key. Parsing on the origin = parseFacePath.
+//   The edge always asks for PNG (lossless, checked by edge/origin-png.ts) and encodes other formats itself with
+//   the same codec build and options the origin uses (shared/codecs.ts), so the bytes are the same either way.
+//   The origin also answers .webp/.jpg/.avif and extension-less (Accept) URLs for direct clients.
 //   Headers: Authorization: Bearer <ORIGIN_TOKEN> (when the origin is configured with a token it must answer 401
 //   without it), X-Face-Request-Id: <opaque id for logs>, Accept: image/png.
 // Response (origin -> edge):
@@ -19,6 +22,8 @@ import { canonicalPath } from "./params.js";
 
 export const CONTRACT_VERSION = "seedface-origin/1";
 export const ORIGIN_FACE_PREFIX = "/v1/face/";
+export const ORIGIN_MORPH_PREFIX = "/v1/morph/";
+export const ORIGIN_API_PREFIX = "/v1";
 export const ORIGIN_HEALTH_PATH = "/v1/healthz";
 
 export const HEADER_MODEL = "x-face-model";
@@ -31,9 +36,9 @@ export const HEADER_REQUEST_ID = "x-face-request-id";
 
 export type FaceSource = "edge" | "cache" | "origin";
 
-/** Path + query the edge requests from an origin for a canonical request: "/v1/face/<seed>.png?size&psi&model[&t]". */
+/** Path + query the edge requests from an origin for a canonical request: "/v1/face/<seed>.png?size&psi&model" (always PNG). */
 export function originPath(req: FaceRequest): string {
-  return "/v1" + canonicalPath(req);
+  return ORIGIN_API_PREFIX + canonicalPath(req, "png");
 }
 
 /** Join an origin base URL (from config, never from a request) and a contract path. */

@@ -194,7 +194,7 @@ describe.skipIf(!hasFaces64)("per-level sessions and the serving table", () => {
     expect(inferOf(res)).toBe("img_32");
     expect(res.headers.get("x-face-upscaled")).toMatch(/32px level upscaled.*48px/);
     expect(res.headers.get("x-face-degraded")).toBeNull();
-    expect(res.headers.get("cache-control")).toBe("public, max-age=31536000, immutable");
+    expect(res.headers.get("cache-control")).toBe("public, max-age=300, stale-while-revalidate=3600"); // unversioned URL (issue 13)
     const img = decodePng(bytes);
     expect([img.width, img.height]).toEqual([64, 64]);
     expect(isNonBlank(img)).toBe(true);

@@ -11,7 +11,9 @@ import { renderFacePixels } from "../../src/shared/face.js";
 import type { Manifest } from "../../src/shared/manifest.js";
 import { edgeNetworkFile, parseManifest, sessionExtra } from "../../src/shared/manifest.js";
 import { graphOutputs, pruneToOutputs } from "../../src/shared/onnx-prune.js";
-import { parseFaceRequest } from "../../src/shared/params.js";
+import { encodeImage } from "../../src/shared/codecs.js";
+import { installNodeCodecs } from "../../src/shared/codecs-node.js";
+import { parseFaceRequest, parseMorphRequest } from "../../src/shared/params.js";
 import { encodePng } from "../../src/shared/png.js";
 import { decodePng, psnr, rgbOf } from "../helpers/png.js";
 import type { WorkerHandle } from "../helpers/worker.js";
@@ -90,9 +92,23 @@ describe("workerd vs Node", () => {
       const node = await encodePng(await renderFacePixels(web, m, req), req.size, req.size);
       expect(Buffer.from(node).equals(Buffer.from(edge)), q).toBe(true);
     }
-    const morph = parseFaceRequest("a~b.png", new URLSearchParams("t=0.3&size=32"), { psi: m.truncation.default_psi });
-    const edge = new Uint8Array(await (await fetch(`${w.url}/face/a~b.png?t=0.3&size=32`)).arrayBuffer());
+    const morph = parseMorphRequest("a/b.png", new URLSearchParams("t=0.3&size=32"), { psi: m.truncation.default_psi });
+    const edge = new Uint8Array(await (await fetch(`${w.url}/morph/a/b.png?t=0.3&size=32`)).arrayBuffer());
     expect(Buffer.from(await encodePng(await renderFacePixels(web, m, morph), 32, 32)).equals(Buffer.from(edge))).toBe(true);
+  });
+
+  it("WebP, JPEG and AVIF: the edge's bytes are Node's, encoded by the same wasm codecs from the same pixels", async () => {
+    installNodeCodecs();
+    const web = runner(ortWeb, "wasm");
+    for (const [ext, format] of [["webp", "webp"], ["jpg", "jpeg"], ["avif", "avif"]] as const) {
+      for (const q of ["size=64", "size=20&psi=0.5"]) {
+        const req = parseFaceRequest(`carol.${ext}`, new URLSearchParams(q), { psi: m.truncation.default_psi });
+        const edge = new Uint8Array(await (await fetch(`${w.url}/face/carol.${ext}?${q}`)).arrayBuffer());
+        const node = await encodeImage(format, await renderFacePixels(web, m, req), req.size, req.size);
+        expect(node.length, `${ext} ${q}`).toBeGreaterThan(100);
+        expect(Buffer.from(node).equals(Buffer.from(edge)), `${ext} ${q}: node ${node.length} B, edge ${edge.length} B`).toBe(true);
+      }
+    }
   });
 
   it("onnxruntime-node (native CPU, the origin's runtime) gives the same picture within 40 dB", async () => {

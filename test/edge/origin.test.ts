@@ -49,7 +49,7 @@ describe("origin fallback", () => {
     expect(res.status).toBe(200);
     expect(res.headers.get("x-face-source")).toBe("origin");
     expect(res.headers.get("x-face-model")).toBe("fake@1/teacher-fp32");
-    expect(res.headers.get("cache-control")).toBe("public, max-age=31536000, immutable");
+    expect(res.headers.get("cache-control")).toBe("public, max-age=300, stale-while-revalidate=3600"); // unversioned URL (issue 13)
     expect(same(rgbOf(decodePng(bytes)), gradient(64, 200))).toBe(true);
     const last = origin.requests[origin.requests.length - 1]!;
     expect(last.path).toBe("/v1/face/alice%2Fx.png?size=64&psi=0.50&model=teacher");

@@ -1,13 +1,14 @@
 // Integration: the built worker (dist/) in real workerd via Miniflare, over real HTTP.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
+import sharp from "sharp";
 import { edgeMaxSize, levelForSize } from "../../src/shared/manifest.js";
 import { SIZE_MAX, SIZE_MIN } from "../../src/shared/params.js";
 import { encodePng } from "../../src/shared/png.js";
 import { modelManifest } from "../helpers/models.js";
 import { decodePng, isNonBlank, rgbOf } from "../helpers/png.js";
 import type { WorkerHandle } from "../helpers/worker.js";
-import { startWorker } from "../helpers/worker.js";
+import { fetchIdempotent, startWorker } from "../helpers/worker.js";
 
 let w: WorkerHandle;
 let info: {
@@ -19,7 +20,7 @@ let info: {
 };
 
 async function get(path: string, init?: RequestInit) {
-  const res = await fetch(w.url + path, init);
+  const res = await fetchIdempotent(w.url + path, init);
   const bytes = new Uint8Array(await res.arrayBuffer());
   return { res, bytes };
 }
@@ -57,8 +58,11 @@ describe("GET /face/:seed.png", () => {
       const { res, bytes } = await get(`/face/alice@example.com.png?size=${size}`);
       expect(res.status, `size ${size}`).toBe(200);
       expect(res.headers.get("content-type")).toBe("image/png");
-      expect(res.headers.get("cache-control")).toBe("public, max-age=31536000, immutable");
+      // Unversioned: short max-age + revalidation (issue 13); /v/<model>@<version>/ is the immutable one.
+      expect(res.headers.get("cache-control")).toBe("public, max-age=300, stale-while-revalidate=3600");
       expect(res.headers.get("etag")).toMatch(/^"[0-9a-f]{32}"$/);
+      expect(res.headers.get("cross-origin-resource-policy")).toBe("cross-origin");
+      expect(res.headers.get("timing-allow-origin")).toBe("*");
       expect(res.headers.get("access-control-allow-origin")).toBe("*");
       expect(res.headers.get("x-face-model")).toBe(info.label);
       expect(res.headers.get("x-face-source")).toBe("edge");
@@ -165,13 +169,13 @@ describe("GET /face/:seed.png", () => {
   });
 });
 
-describe("morph /face/:a~:b.png", () => {
+describe("morph /morph/:a/:b.png", () => {
   it("t=0 is A's face, t=1 is B's, t=0.5 is a different non-blank face", async () => {
     const a = await get("/face/alice.png?size=48");
     const b = await get("/face/bob.png?size=48");
-    const m0 = await get("/face/alice~bob.png?size=48&t=0");
-    const m1 = await get("/face/alice~bob.png?size=48&t=1");
-    const mid = await get("/face/alice~bob.png?size=48&t=0.5");
+    const m0 = await get("/morph/alice/bob.png?size=48&t=0");
+    const m1 = await get("/morph/alice/bob.png?size=48&t=1");
+    const mid = await get("/morph/alice/bob.png?size=48&t=0.5");
     for (const r of [m0, m1, mid]) expect(r.res.status).toBe(200);
     expect(same(rgbOf(decodePng(m0.bytes)), rgbOf(decodePng(a.bytes)))).toBe(true);
     expect(same(rgbOf(decodePng(m1.bytes)), rgbOf(decodePng(b.bytes)))).toBe(true);
@@ -180,32 +184,52 @@ describe("morph /face/:a~:b.png", () => {
     expect(same(rgbOf(midImg), rgbOf(decodePng(a.bytes)))).toBe(false);
     expect(same(rgbOf(midImg), rgbOf(decodePng(b.bytes)))).toBe(false);
     expect(m0.res.headers.get("etag")).not.toBe(a.res.headers.get("etag"));
-    const again = await get("/face/alice~bob.png?t=0.500&size=48");
+    const again = await get("/morph/alice/bob.png?t=0.500&size=48");
     expect(again.res.headers.get("x-face-source")).toBe("cache");
     expect(same(again.bytes, mid.bytes)).toBe(true);
+    expect(again.res.headers.get("link")).toMatch(/\/v\/[^/]+@[^/]+\/morph\/alice\/bob\.png\?size=48&psi=[\d.]+&model=student&t=0\.50>; rel="canonical"$/);
   });
-  it("a literal ~ inside a seed is %7E", async () => {
+  it("~ in /face/ is an ordinary seed character: a~b and a%7Eb are one face, not a morph", async () => {
     const r = await get("/face/a%7Eb.png?size=16");
+    const plain = await get("/face/a~b.png?size=16");
     expect(r.res.status).toBe(200);
-    expect(r.res.headers.get("etag")).not.toBe((await get("/face/a~b.png?size=16")).res.headers.get("etag"));
+    expect(plain.res.status).toBe(200);
+    expect(plain.res.headers.get("etag")).toBe(r.res.headers.get("etag"));
+    expect(same(plain.bytes, r.bytes)).toBe(true);
+    expect(plain.res.headers.get("etag")).not.toBe((await get("/morph/a/b.png?size=16")).res.headers.get("etag"));
+    // What encodeURIComponent makes of an e-mail address with "~" is that address's face.
+    const enc = await get(`/face/${encodeURIComponent("bob~smith@example.com")}.png?size=16`);
+    const escaped = await get("/face/bob%7Esmith%40example.com.png?size=16");
+    expect(same(enc.bytes, escaped.bytes)).toBe(true);
   });
 });
 
 describe("errors are JSON {error:{code,message}}", () => {
   const cases: [string, string, number, string][] = [
-    ["GET", "/face/alice.jpg", 400, "bad_extension"],
-    ["GET", "/face/alice", 400, "bad_extension"],
+    ["GET", "/face/alice.gif", 400, "bad_extension"],
+    ["GET", "/face/alice.svg", 400, "bad_extension"],
     ["GET", "/face/.png", 400, "bad_seed"],
     ["GET", `/face/${"x".repeat(257)}.png`, 400, "bad_seed"],
     ["GET", "/face/%E0%A4%A.png", 400, "bad_seed"],
-    ["GET", "/face/a~b~c.png", 400, "bad_seed"],
+    ["GET", "/morph/a.png", 400, "bad_seed"],
+    ["GET", "/morph/a/b/c.png", 400, "bad_seed"],
+    ["GET", "/morph//b.png", 400, "bad_seed"],
     ["GET", "/face/alice.png?size=8", 400, "bad_size"],
     ["GET", "/face/alice.png?size=2000", 400, "bad_size"],
     ["GET", "/face/alice.png?size=1e2", 400, "bad_size"],
     ["GET", "/face/alice.png?psi=2", 400, "bad_psi"],
     ["GET", "/face/alice.png?psi=abc", 400, "bad_psi"],
     ["GET", "/face/alice.png?model=gpt", 400, "bad_model"],
-    ["GET", "/face/a~b.png?t=-1", 400, "bad_t"],
+    ["GET", "/morph/a/b.png?t=-1", 400, "bad_t"],
+    ["GET", "/avatar/abc", 400, "bad_hash"],
+    ["GET", `/avatar/${"0".repeat(40)}.png`, 400, "bad_hash"],
+    ["GET", `/avatar/${"0".repeat(32)}?r=nc17`, 400, "bad_rating"],
+    ["GET", `/avatar/${"0".repeat(32)}?f=maybe`, 400, "bad_forcedefault"],
+    ["GET", `/avatar/${"0".repeat(32)}?s=big`, 400, "bad_size"],
+    ["GET", "/v/ffhq/face/alice.png", 400, "bad_version"],
+    ["GET", "/v/no-such-model@1.0.0/face/alice.png", 404, "unknown_model"],
+    ["POST", "/morph/a/b.png", 405, "method_not_allowed"],
+    ["POST", `/avatar/${"0".repeat(32)}`, 405, "method_not_allowed"],
     ["GET", "/nothing-here", 404, "not_found"],
     ["GET", "/face", 404, "not_found"],
     ["POST", "/face/alice.png", 405, "method_not_allowed"],
@@ -228,9 +252,10 @@ describe("errors are JSON {error:{code,message}}", () => {
     await fc.assert(
       fc.asyncProperty(
         fc.string({ maxLength: 40, unit: "binary" }),
-        fc.constantFrom(".png", ".jpg", "", ".png.png", "~x.png"),
-        fc.dictionary(fc.constantFrom("size", "psi", "model", "t", "x"), fc.string({ maxLength: 6 }), { maxKeys: 3 }),
-        async (seed, ext, query) => {
+        fc.constantFrom(".png", ".jpg", ".webp", "", ".png.png", "~x.png", ".gif"),
+        fc.constantFrom("/face/", "/morph/x/", "/avatar/", "/v/ffhq@1.0.0/face/", "/v/zz@9/face/"),
+        fc.dictionary(fc.constantFrom("size", "s", "psi", "model", "t", "r", "d", "f", "x"), fc.string({ maxLength: 6 }), { maxKeys: 3 }),
+        async (seed, ext, route, query) => {
           const qs = new URLSearchParams({ size: "16", ...query }).toString();
           let enc: string;
           try {
@@ -238,11 +263,17 @@ describe("errors are JSON {error:{code,message}}", () => {
           } catch {
             return; // lone surrogates cannot be sent in a URL at all
           }
-          const path = `/face/${enc}${ext}?${qs}`;
+          const path = `${route}${enc}${ext}?${qs}`;
           const { res, bytes } = await get(path);
           expect(res.status, path).toBeLessThan(500);
           if (res.status !== 200) expect(JSON.parse(new TextDecoder().decode(bytes)).error.code, path).toBeTruthy();
-          else expect(decodePng(bytes).width).toBe(Number(new URLSearchParams(qs).get("size")));
+          else {
+            const meta = await sharp(bytes).metadata();
+            const type = res.headers.get("content-type");
+            expect(`image/${meta.format === "heif" ? "avif" : meta.format}`, path).toBe(type);
+            // size= is validated (400 outside 16..1024) except on /avatar/, where it clamps like Gravatar's s=.
+            expect(meta.width, path).toBe(Math.min(1024, Math.max(16, Number(new URLSearchParams(qs).get("size")))));
+          }
         },
       ),
       { numRuns: 40 },

@@ -5,9 +5,9 @@
 import { createServer } from "node:http";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import { ORIGIN_FACE_PREFIX, parseBearer } from "../../src/shared/contract.js";
+import { ORIGIN_API_PREFIX, parseBearer } from "../../src/shared/contract.js";
 import { HttpError } from "../../src/shared/errors.js";
-import { parseFaceRequest } from "../../src/shared/params.js";
+import { parseFacePath } from "../../src/shared/params.js";
 import { encodePng } from "../../src/shared/png.js";
 import { gradient } from "../helpers/fake-origin.js";
 
@@ -61,10 +61,10 @@ export async function startFaultyOrigin(token: string): Promise<FaultyOrigin> {
     state.requests.push({ path: req.url ?? "", auth: req.headers.authorization, host: req.headers.host });
     if (parseBearer(req.headers.authorization) !== token) return json(res, 401, "unauthorized", "missing or wrong bearer token");
     const url = new URL(req.url ?? "/", "http://origin");
-    if (!url.pathname.startsWith(ORIGIN_FACE_PREFIX)) return json(res, 404, "not_found", "no route");
     let face;
     try {
-      face = parseFaceRequest(url.pathname.slice(ORIGIN_FACE_PREFIX.length), url.searchParams);
+      face = parseFacePath(url.pathname.slice(ORIGIN_API_PREFIX.length), url.searchParams);
+      if (!face || !url.pathname.startsWith(ORIGIN_API_PREFIX + "/")) return json(res, 404, "not_found", "no route");
     } catch (e) {
       if (e instanceof HttpError) return json(res, e.status, e.code, e.message);
       throw e;

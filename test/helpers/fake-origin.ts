@@ -3,9 +3,9 @@
 // by its own suite). Switch `mode` to make it fail in the ways an origin fails.
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { ORIGIN_FACE_PREFIX, parseBearer } from "../../src/shared/contract.js";
+import { ORIGIN_API_PREFIX, parseBearer } from "../../src/shared/contract.js";
 import { HttpError } from "../../src/shared/errors.js";
-import { parseFaceRequest } from "../../src/shared/params.js";
+import { parseFacePath } from "../../src/shared/params.js";
 import { encodePng } from "../../src/shared/png.js";
 
 export type OriginMode = "ok" | "error500" | "hang" | "notpng" | "reject400";
@@ -43,9 +43,11 @@ export async function startFakeOrigin(token?: string): Promise<FakeOrigin> {
     if (state.mode === "hang") return; // never answers
     if (state.mode === "error500") return json(500, "internal", "boom");
     if (state.mode === "reject400") return json(400, "bad_seed", "the origin refuses this seed");
-    if (!url.pathname.startsWith(ORIGIN_FACE_PREFIX)) return json(404, "not_found", "no route");
+    const parsed = (() => { try { return parseFacePath(url.pathname.slice(ORIGIN_API_PREFIX.length), url.searchParams); } catch (e) { return e as HttpError; } })();
+    if (parsed === null || !url.pathname.startsWith(ORIGIN_API_PREFIX + "/")) return json(404, "not_found", "no route");
     try {
-      const face = parseFaceRequest(url.pathname.slice(ORIGIN_FACE_PREFIX.length), url.searchParams);
+      if (parsed instanceof Error) throw parsed;
+      const face = parsed;
       if (state.mode === "notpng") {
         res.writeHead(200, { "content-type": "image/png" });
         return res.end("not a png");

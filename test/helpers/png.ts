@@ -54,3 +54,11 @@ export function isNonBlank(img: DecodedImage): boolean {
   const st = pixelStats(img);
   return st.std > 2 && st.distinct > 16;
 }
+
+/** Any face format (PNG, WebP, JPEG, AVIF) decoded by sharp (libvips), independent of the codecs that encoded it. */
+export async function decodeAny(bytes: Uint8Array): Promise<DecodedImage & { format: string }> {
+  const { default: sharp } = await import("sharp");
+  const { data, info } = await sharp(bytes).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+  const meta = await sharp(bytes).metadata();
+  return { width: info.width, height: info.height, rgba: new Uint8Array(data), format: meta.format === "heif" ? "avif" : String(meta.format) };
+}

@@ -1,4 +1,4 @@
-// Export parity from the TypeScript side: a tiny model exported by training/seedface (parity_fixture.py) must give,
+// Export parity from the TypeScript side: a tiny model exported by seedface.parity_fixture must give,
 // in onnxruntime-node, the PyTorch outputs within 1e-4 relative (max|ort - torch| / max|torch|) for the mapping,
 // every student img_* and the teacher image. The model is driven only through src/shared's manifest parser, so this
 // also proves the TS runtime reads our own export (names, shapes, files, sha256).
@@ -41,7 +41,7 @@ let manifest: Manifest;
 let ref: Reference;
 const sessions = new Map<string, ort.InferenceSession>();
 
-/** max|a - b| / max|b|: the export's parity measure (training/seedface/export.py). */
+/** max|a - b| / max|b|: the export's parity measure (training/seedface/release/export.py). */
 function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
   expect(got.length).toBe(want.length);
   let diff = 0;

@@ -143,6 +143,26 @@ describe("the default model: edge (edge_precision) and origin (fp32)", () => {
     expect(Buffer.from(await o.arrayBuffer()).equals(above.bytes)).toBe(true);
   });
 
+  it("an origin-drawn face in every format: the edge's bytes and ETag are the origin's own for the same URL", async (ctx) => {
+    const max = info.edge.max_size;
+    ctx.skip(max === null, `${info.id} has no edge_max_size: nothing goes to the origin`);
+    const size = max! + 1;
+    for (const ext of ["webp", "jpg", "avif", "png"]) {
+      const path = `face/yolanda.${ext}?size=${size}`;
+      const e = await fetch(`${edge.url}/v/${info.id}@${info.version}/${path}`);
+      expect(e.status, path).toBe(200);
+      expect(e.headers.get("x-face-source")).toBe("origin");
+      expect(e.headers.get("cache-control")).toBe("public, max-age=31536000, immutable");
+      const eb = Buffer.from(await e.arrayBuffer());
+      const o = await origin.fetch(`/v1/${path}`);
+      expect(o.status, path).toBe(200);
+      expect(o.headers.get("content-type")).toBe(e.headers.get("content-type"));
+      const ob = Buffer.from(await o.arrayBuffer());
+      expect(ob.equals(eb), `${path}: edge ${eb.length} B vs origin ${ob.length} B`).toBe(true);
+      expect(o.headers.get("etag")).toBe(e.headers.get("etag"));
+    }
+  });
+
   it("with the origin stopped, such a size degrades to the edge's largest level (short cache, marked)", async (ctx) => {
     // The largest level within budget now (the isolate has measured its memory since beforeAll).
     const now = await edgeInfo(edge);

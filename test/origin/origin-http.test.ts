@@ -75,9 +75,10 @@ describe("parameter errors", () => {
     [`/v1/face/${long}.png`, 400, "bad_seed"],
     [`/v1/face/${"%C3%A9".repeat(129)}.png`, 400, "bad_seed"],
     ["/v1/face/%E0%A4%A.png", 400, "bad_seed"],
-    ["/v1/face/a~b~c.png", 400, "bad_seed"],
-    ["/v1/face/alice.jpg", 400, "bad_extension"],
-    ["/v1/face/alice", 400, "bad_extension"],
+    ["/v1/morph/a/b/c.png", 400, "bad_seed"],
+    ["/v1/face/alice.gif", 400, "bad_extension"],
+    ["/v1/face/alice.bmp", 400, "bad_extension"],
+    ["/v1/avatar/nothex.png", 400, "bad_hash"],
     ["/v1/face/alice.png?size=abc", 400, "bad_size"],
     ["/v1/face/alice.png?size=15", 400, "bad_size"],
     ["/v1/face/alice.png?size=1025", 400, "bad_size"],
@@ -90,8 +91,9 @@ describe("parameter errors", () => {
     ["/v1/face/alice.png?psi=NaN", 400, "bad_psi"],
     ["/v1/face/alice.png?model=huge", 400, "bad_model"],
     ["/v1/face/alice.png?model=", 400, "bad_model"],
-    ["/v1/face/a~b.png?t=2", 400, "bad_t"],
-    ["/v1/face/a~b.png?t=x", 400, "bad_t"],
+    ["/v1/morph/a/b.png?t=2", 400, "bad_t"],
+    ["/v1/morph/a/b.png?t=x", 400, "bad_t"],
+    ["/v1/face/alice.png?r=nc17", 400, "bad_rating"],
     ["/v1/nothing", 404, "not_found"],
     ["/face/alice.png", 404, "not_found"],
   ];
@@ -182,9 +184,9 @@ describe("faces", () => {
     };
     const a = await get("/v1/face/heidi.png?size=64");
     const b = await get("/v1/face/ivan.png?size=64");
-    expect(await get("/v1/face/heidi~ivan.png?size=64&t=0")).toEqual(a);
-    expect(await get("/v1/face/heidi~ivan.png?size=64&t=1")).toEqual(b);
-    const mid = await get("/v1/face/heidi~ivan.png?size=64&t=0.5");
+    expect(await get("/v1/morph/heidi/ivan.png?size=64&t=0")).toEqual(a);
+    expect(await get("/v1/morph/heidi/ivan.png?size=64&t=1")).toEqual(b);
+    const mid = await get("/v1/morph/heidi/ivan.png?size=64&t=0.5");
     expect(mid.equals(a) || mid.equals(b)).toBe(false);
   });
 

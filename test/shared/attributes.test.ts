@@ -1,5 +1,5 @@
 // Attribute options (issue 16): parsing and canonical form, the closed-form edit, and bit-exact agreement with the
-// Python twin (vectors/attributes.json, written by `python -m seedface.attributes --write-vectors`).
+// Python twin (vectors/attributes.json, written by `python -m seedface.attributes_vectors --write-vectors`).
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";

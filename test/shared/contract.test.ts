@@ -2,18 +2,21 @@ import { describe, expect, it } from "vitest";
 import { bearer, originPath, originUrl, parseBearer, tokensEqual } from "../../src/shared/contract.js";
 import { morphInputs } from "../../src/shared/face.js";
 import { etagMatches, faceEtag, imageHeaders, serverTiming } from "../../src/shared/http.js";
-import { parseFaceRequest } from "../../src/shared/params.js";
+import { parseFacePath, parseFaceRequest, parseMorphRequest } from "../../src/shared/params.js";
 
 const q = (s: string) => new URLSearchParams(s);
 
 describe("edge <-> origin contract", () => {
   it("builds the canonical origin path; the origin parses it back to the same request", () => {
-    const req = parseFaceRequest("alice%2Fx~b%7Ec.png", q("size=64&psi=0.5&t=0.25&model=teacher&junk=1"));
+    const req = parseMorphRequest("alice%2Fx/b~c.png", q("size=64&psi=0.5&t=0.25&model=teacher&junk=1"));
     const path = originPath(req);
-    expect(path).toBe("/v1/face/alice%2Fx~b%7Ec.png?size=64&psi=0.50&model=teacher&t=0.25");
+    expect(path).toBe("/v1/morph/alice%2Fx/b%7Ec.png?size=64&psi=0.50&model=teacher&t=0.25");
     const u = new URL(path, "http://origin");
-    expect(parseFaceRequest(u.pathname.slice("/v1/face/".length), u.searchParams)).toEqual(req);
+    expect(parseFacePath(u.pathname.slice("/v1".length), u.searchParams)).toEqual(req);
     expect(originUrl("https://o.example/base/", req)).toBe(`https://o.example/base${path}`);
+    // The edge always asks the origin for PNG, whatever format its client wants.
+    const webp = parseFaceRequest("bob", q("size=32"), { accept: "image/webp" });
+    expect(originPath(webp)).toBe("/v1/face/bob.png?size=32&psi=0.70&model=student");
   });
   it("bearer tokens round-trip and compare in constant time", () => {
     expect(parseBearer(bearer("abc.DEF-1"))).toBe("abc.DEF-1");
@@ -38,6 +41,15 @@ describe("http helpers", () => {
     expect(etagMatches("*", '"abc"')).toBe(true);
     expect(etagMatches('"abd"', '"abc"')).toBe(false);
     expect(etagMatches(null, '"abc"')).toBe(false);
+  });
+  it("faces carry CORP and Timing-Allow-Origin; Vary and Link only when asked", () => {
+    const h = imageHeaders({ etag: '"e"', model: "m", source: "edge", format: "webp", negotiated: true, canonical: "https://x/v/m@1/face/a.webp" });
+    expect(h.get("content-type")).toBe("image/webp");
+    expect(h.get("cross-origin-resource-policy")).toBe("cross-origin");
+    expect(h.get("timing-allow-origin")).toBe("*");
+    expect(h.get("vary")).toBe("Accept");
+    expect(h.get("link")).toBe('<https://x/v/m@1/face/a.webp>; rel="canonical"');
+    expect(imageHeaders({ etag: '"e"', model: "m", source: "edge" }).get("vary")).toBeNull();
   });
   it("degraded images are cached briefly, others forever", () => {
     const ok = imageHeaders({ etag: '"e"', model: "m", source: "edge", timing: [{ name: "infer", dur: 1.234 }] });

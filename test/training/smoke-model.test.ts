@@ -29,7 +29,7 @@ function sh(cmd: string, args: string[], opts: { cwd: string; env?: Record<strin
 /** Copy of what `wrangler deploy --dry-run` reads, node_modules linked; the generated module is rebuilt there. */
 function workerSourceCopy(dir: string): string {
   mkdirSync(dir, { recursive: true });
-  for (const f of ["src", "wrangler.toml", "package.json", "tsconfig.json"]) cpSync(join(REPO, f), join(dir, f), { recursive: true });
+  for (const f of ["src", "wasm", "wrangler.toml", "package.json", "tsconfig.json"]) cpSync(join(REPO, f), join(dir, f), { recursive: true });
   rmSync(join(dir, "src/edge/bundled-model.generated.ts"), { force: true });
   symlinkSync(join(REPO, "node_modules"), join(dir, "node_modules"));
   mkdirSync(join(dir, "dist-assets"));

@@ -1,207 +1,28 @@
 """Distil the MobileStyleGAN student from a frozen StyleGAN2 teacher (the paper's training).
 
-    python -m seedface.distill --teacher training/runs/teacher/checkpoint.pt --minutes 30 \
+    python -m seedface.distill --teacher training/runs/teacher/checkpoint.pt --minutes 30 \\
         --run training/runs/distill [--resume] [--export models/<id>]
 
-The student sees the teacher's w and noise. w per batch: one w for all layers, style mixing (each sample mixes
-with probability p ~ U[0.1, 0.7]) or W+ (an independent z per layer). Loss: L1 + L2 at every level in RGB
-(inverse Haar of each head vs the teacher image resized) and in wavelet space (each head vs the Haar transform of
-the resized teacher image), + a perceptual term on the discriminator's features (or VGG16 with --vgg-weights),
-+ 0.5 x non-saturating GAN loss with a StyleGAN2 discriminator on DiffAugment-ed images (real = teacher images),
-R1 every 16 steps. Adam, lr 5e-4. Ends with a checkpoint in the published layout (mapping, teacher, student,
-style_mean) and, with --export, a complete model directory (fp32 + int8).
+The training itself is seedface.train.distill; this module only declares the flags.
 """
 from __future__ import annotations
 
 import argparse
-import json
-import sys
-from pathlib import Path
 
-import torch
-
-from . import gan, haar, losses, plots, trainckpt
-from .augment import AdaptiveAugment
-from .checkpoint import load_published, state_dict_published
-from .models import Discriminator, StudentSynthesis
-from .models.config import ModelConfig
-from .runenv import (TRAINING_DATA, amp_dtype, cli, hardware, parse_resumable, pick_device, provenance,
-                     resolve, setup_device)
-from .runlog import Budget, Every, RunLog, StopOnSignal, means, progress
-from .teacher_source import load_teacher
-
-GRID_SEED = 20261
-W_MODES = ("single", "mixing", "wplus")
-
-
-def student_slots(n_blocks: int) -> list[int]:
-    """Teacher W+ slot feeding each student slot, so both networks see the same w at the same layer:
-    student conv1/to_img1 <- teacher conv1/to_rgb1; block i: up+conv1, conv2, to_img <- the teacher block i's
-    conv1, conv2, to_rgb slots (2i+1, 2i+2, 2i+3)."""
-    return [0, 1] + [j for i in range(n_blocks) for j in (2 * i + 1, 2 * i + 2, 2 * i + 3)]
-
-
-class Distiller:
-    def __init__(self, config: ModelConfig, mapping, teacher, a: argparse.Namespace, device: torch.device,
-                 d_state: dict | None = None):
-        self.config, self.a, self.device = config, a, device
-        torch.manual_seed(a.seed)
-        self.mapping = gan.frozen_copy(mapping).to(device)
-        self.teacher = gan.frozen_copy(teacher).to(device)
-        self.student = StudentSynthesis(config.style_dim, config.student_channels).to(device)
-        self.slots = torch.tensor(student_slots(self.student.n_blocks), device=device)
-        self.D = Discriminator(config.resolution, config.teacher_channels).to(device)
-        if d_state is not None and a.d_from_teacher:
-            self.D.load_state_dict(d_state)
-        gan.requires_grad(self.D, False)
-        self.amp = amp_dtype(a.amp, device)
-        self.opt = torch.optim.Adam(self.student.parameters(), lr=a.lr, betas=(a.beta1, a.beta2))
-        self.augment = AdaptiveAugment("diffaug" if a.gan_weight > 0 else "none")
-        self.d_update = gan.DiscriminatorUpdate(self.D, a.d_lr, a.r1, a.r1_every, self.augment, self.amp)
-        self.vgg = losses.VGG16Features(a.vgg_weights).to(device) if a.vgg_weights else None
-        self.gen = torch.Generator(device=device).manual_seed(a.seed)
-        self.cpu_gen = torch.Generator().manual_seed(a.seed + 1)  # host-side choices (w scheme, mixing p)
-        probs = torch.tensor([float(x) for x in a.w_modes.split(",")])
-        self.mode_probs = probs / probs.sum()
-        self.step, self.elapsed = 0, 0.0
-        self.teacher_info: dict = {}
-
-    def sample_w(self, batch: int) -> tuple[torch.Tensor, str]:
-        """Teacher W+ [B, n_w_teacher, D] by the paper's three schemes."""
-        c, n_w = self.config, self.teacher.n_w
-        mode = W_MODES[int(torch.multinomial(self.mode_probs, 1, generator=self.cpu_gen))]
-        if mode == "wplus":
-            z = gan.randn(self.gen, batch * n_w, c.style_dim, device=self.device)
-            return self.mapping(z).view(batch, n_w, c.style_dim), mode
-        p = 0.0
-        if mode == "mixing":
-            p = float(0.1 + 0.6 * torch.rand(1, generator=self.cpu_gen))
-        return gan.mixed_w(self.mapping, batch, n_w, c.style_dim, p, self.gen, self.device), mode
-
-    def perceptual(self, s_img: torch.Tensor, t_img: torch.Tensor) -> torch.Tensor:
-        net = self.vgg if self.vgg is not None else self.D.features
-        with torch.no_grad():
-            t_feats = [f.detach() for f in net(t_img)]
-        return losses.feature_l1(net(s_img), t_feats)
-
-    def train_step(self) -> dict:
-        a, b = self.a, self.a.batch
-        with torch.no_grad():
-            w, mode = self.sample_w(b)
-            noise = gan.make_noise(self.teacher.noise_sizes(), b, self.gen, self.device)
-            with gan.autocast(self.device, self.amp):
-                t_img = self.teacher(w, noise).float()
-        s_noise = noise[: len(self.student.noise_sizes())]
-        gan.requires_grad(self.student, True)
-        with gan.autocast(self.device, self.amp):
-            out = self.student(w[:, self.slots], s_noise)
-            s_img = out["img"].float()
-            rgb = losses.multiscale_rgb_loss([x.float() for x in out["imgs"]], t_img)
-            wav = losses.multiscale_wavelet_loss([f.float() for f in out["freqs"]], t_img, haar.dwt)
-            perc = self.perceptual(s_img, t_img) if a.perceptual_weight > 0 else torch.zeros((), device=self.device)
-            adv = (losses.g_nonsaturating(self.D(self.augment(s_img, self.gen)).float()) if a.gan_weight > 0
-                   else torch.zeros((), device=self.device))
-            total = a.rgb_weight * rgb + a.wavelet_weight * wav + a.perceptual_weight * perc + a.gan_weight * adv
-        self.opt.zero_grad(set_to_none=True)
-        total.backward()
-        self.opt.step()
-        gan.requires_grad(self.student, False)
-        row = {"loss": total.detach(), "rgb": rgb.detach(), "wavelet": wav.detach(), "perceptual": perc.detach(),
-               "g_adv": adv.detach(), **{f"w_{m}": float(m == mode) for m in W_MODES}}
-        if a.gan_weight > 0:
-            row.update(self.d_update(t_img, s_img.detach(), self.step, self.gen))
-        with torch.no_grad():
-            row["l1_full"] = (s_img - t_img).abs().mean()
-        self.step += 1
-        return row
-
-    def style_mean(self) -> torch.Tensor:
-        return self.mapping.mean_w(n=self.a.mean_samples, seed=0).cpu()
-
-    def published(self) -> dict:
-        return state_dict_published(self.mapping, self.teacher, self.student, self.style_mean())
-
-    def save(self, path: Path, history: list[dict]) -> Path:
-        train = {"D": self.D.state_dict(), "opt": self.opt.state_dict(),  # the student is in the published part
-                 "opt_d": self.d_update.opt.state_dict(), "augment": self.augment.state_dict(), "step": self.step,
-                 "rng": trainckpt.rng_state(self.gen), "cpu_rng": self.cpu_gen.get_state(), "history": history,
-                 "elapsed_s": self.elapsed,
-                 "teacher_source": self.a.teacher, "teacher_info": self.teacher_info,
-                 "args": {k: v for k, v in vars(self.a).items() if isinstance(v, (int, float, str, bool, type(None)))},
-                 "hardware": hardware(self.device)}
-        return trainckpt.save(path, "distill", self.config.to_dict(), self.published(), train)
-
-    def load(self, ck: dict) -> list[dict]:
-        t = ck["train"]
-        *_, student, _ = load_published(ck["state_dict"], self.config)
-        self.student.load_state_dict(student.state_dict())
-        if "D" in t:  # a slim transfer checkpoint may lack it: the discriminator then restarts
-            self.D.load_state_dict(t["D"])
-        trainckpt.load_optimizers({"opt": self.opt, "opt_d": self.d_update.opt}, t)
-        self.augment.load_state_dict(t["augment"])
-        self.step, self.elapsed = int(t["step"]), float(t["elapsed_s"])
-        self.teacher_info = t.get("teacher_info") or {}
-        trainckpt.set_rng_state(self.gen, t["rng"])
-        if "cpu_rng" in t:
-            self.cpu_gen.set_state(t["cpu_rng"])
-        return list(t["history"])
-
-    @torch.no_grad()
-    def grid(self, path: Path, n: int = 8) -> Path:
-        g = torch.Generator().manual_seed(GRID_SEED)
-        z = torch.randn(n, self.config.style_dim, generator=g).to(self.device)
-        noise = [torch.randn(n, 1, s, s, generator=g).to(self.device) for s in self.teacher.noise_sizes()]
-        w = self.mapping(z)
-        mean = self.mapping.mean_w(n=2000, seed=0).to(self.device)
-        rows = []
-        for psi in (1.0, 0.7):
-            wp = (mean + psi * (w - mean))[:, None].expand(n, self.teacher.n_w, -1)
-            rows += [self.teacher(wp, noise).float(),
-                     self.student(wp[:, self.slots], noise[: len(self.student.noise_sizes())])["img"].float()]
-        return plots.save_grid(path, rows)
-
-
-def export_checkpoint(ckpt_path: Path, out: Path, model_id: str, version: str = "0.1.0",
-                      quantize: bool = True) -> dict:
-    """A complete model directory (mapping, teacher, student fp32 (+ int8)) from a distillation checkpoint."""
-    from .export import export_model_dir
-    ck = trainckpt.load(ckpt_path)
-    if ck["kind"] != "distill":
-        raise ValueError(f"{ckpt_path}: a {ck['kind']} checkpoint; a model directory needs a distilled student")
-    config = ModelConfig.from_dict(ck["config"])
-    config, mapping, teacher, student, style_mean = load_published(ck["state_dict"], config)
-    t = ck["train"]
-    teacher_info = t.get("teacher_info") or {}
-    prov = provenance("seedface.distill", int(t["step"]), float(t["elapsed_s"]), t.get("hardware", "unknown"),
-                      source_from=t.get("teacher_source"), teacher=teacher_info)
-    status = (f"trained here: StyleGAN2 teacher trained on faces128 ({teacher_info.get('steps', '?')} steps, "
-              f"{teacher_info.get('minutes', '?')} min), student distilled for {t['step']} steps "
-              f"({float(t['elapsed_s']) / 60:.1f} min); non-commercial research only")
-    if style_mean is None:
-        style_mean = mapping.mean_w(10000)
-    return export_model_dir(out, config, mapping.eval(), student.eval(), teacher.eval(), style_mean,
-                            model_id=model_id, version=version, provenance=prov, trained=True, status=status,
-                            training_data=TRAINING_DATA, quantize=quantize)
-
-
-def checkpoint_for(a: argparse.Namespace) -> Path:
-    return resolve(a.run) / "checkpoint.pt" if a.resume == "auto" else resolve(a.resume)
+from seedface.train import distill
+from seedface.train.flags import add_run_flags, entry_points, parse_resumable
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=distill.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--teacher", default=None,
                     help="teacher checkpoint (ours, a run dir, a published .ckpt, or the release converter's pair "
                          "as mapping.ckpt,synthesis.ckpt)")
     ap.add_argument("--student-channels", default=None,
                     help="comma list (default: the teacher preset's student, else the teacher's channels without the "
                          "last entry, as the paper)")
-    ap.add_argument("--run", default="training/runs/distill")
-    ap.add_argument("--resume", nargs="?", const="auto", default=None)
-    ap.add_argument("--minutes", type=float, default=None)
-    ap.add_argument("--steps", type=int, default=None)
-    ap.add_argument("--batch", type=int, default=None, help="default 16 on CUDA, 4 on CPU")
-    ap.add_argument("--lr", type=float, default=5e-4)
+    add_run_flags(ap, run="training/runs/distill", batch_help="default 16 on CUDA, 4 on CPU", lr=5e-4, r1=10.0,
+                  export_help="write a complete model directory here at the end")
     ap.add_argument("--beta1", type=float, default=0.9)
     ap.add_argument("--beta2", type=float, default=0.999)
     ap.add_argument("--d-lr", type=float, default=5e-4)
@@ -211,110 +32,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--wavelet-weight", type=float, default=1.0)
     ap.add_argument("--perceptual-weight", type=float, default=1.0)
     ap.add_argument("--gan-weight", type=float, default=0.5)
-    ap.add_argument("--r1", type=float, default=10.0)
-    ap.add_argument("--r1-every", type=int, default=16)
     ap.add_argument("--w-modes", default="1,1,1", help="relative probabilities of single,mixing,wplus")
     ap.add_argument("--vgg-weights", default=None, help="local torchvision VGG16 weights for the perceptual term")
-    ap.add_argument("--amp", choices=("bf16", "fp16", "none"), default="bf16")
-    ap.add_argument("--device", default="auto")
-    ap.add_argument("--threads", type=int, default=None)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--log-every", type=int, default=10)
-    ap.add_argument("--grid-every", type=float, default=5.0)
-    ap.add_argument("--ckpt-every", type=float, default=15.0)
-    ap.add_argument("--mean-samples", type=int, default=10000)
-    ap.add_argument("--export", default=None, help="write a complete model directory here at the end")
     ap.add_argument("--quantize", action=argparse.BooleanOptionalAction, default=True)
-    ap.add_argument("--id", default=None)
-    ap.add_argument("--version", default="0.1.0")
-    return parse_resumable(ap, argv, checkpoint_for)
+    return parse_resumable(ap, argv)
 
 
-def build(a: argparse.Namespace, device: torch.device) -> tuple[Distiller, list[dict]]:
-    run_dir = resolve(a.run)
-    if a.resume:
-        src = run_dir / "checkpoint.pt" if a.resume == "auto" else resolve(a.resume)
-        ck = trainckpt.load(src)
-        if ck["kind"] != "distill":
-            raise ValueError(f"{src}: a {ck['kind']} checkpoint; --resume takes a distillation checkpoint")
-        config, mapping, teacher, _, _ = load_published(ck["state_dict"], ModelConfig.from_dict(ck["config"]))
-        a.teacher = a.teacher or ck["train"].get("teacher_source")
-        d = Distiller(config, mapping, teacher, a, device)
-        print(f"[distill] resuming from {src} at step {ck['train']['step']}", file=sys.stderr)
-        return d, d.load(ck)
-    if not a.teacher:
-        raise SystemExit("distill: --teacher is required (or --resume)")
-    t = load_teacher(resolve(a.teacher))
-    channels = ([int(c) for c in a.student_channels.split(",")] if a.student_channels
-                else t.student_channels or list(t.config.teacher_channels[:-1]))
-    config = ModelConfig(t.config.resolution, t.config.style_dim, t.config.n_mlp, t.config.teacher_channels, channels)
-    print(f"[distill] teacher {t.source}: {config.resolution}px, student channels {channels}", file=sys.stderr)
-    d = Distiller(config, t.mapping, t.synth, a, device, t.d_state)
-    d.teacher_info = t.info
-    return d, []
-
-
-def run(argv=None) -> dict:
-    a = parse_args(argv)
-    device = pick_device(a.device)
-    setup_device(device, a.threads)
-    if a.batch is None:
-        a.batch = 16 if device.type == "cuda" else 4
-    d, history = build(a, device)
-    run_dir = resolve(a.run)
-    ckpt_path = run_dir / "checkpoint.pt"
-    log = RunLog(run_dir, history)
-    budget = Budget(a.minutes, a.steps, d.elapsed)
-    grid_timer, ckpt_timer = Every(a.grid_every), Every(a.ckpt_every)
-    acc: dict[str, list[float]] = {}
-    keys = ["loss", "rgb", "wavelet", "perceptual", "g_adv", "d_loss", "r1", "l1_full"]
-
-    def flush():
-        mean = means(acc)
-        mean.update(step=d.step, elapsed_s=budget.elapsed)
-        log.add(mean)
-        acc.clear()
-        return mean
-
-    def outputs():
-        d.elapsed = budget.elapsed
-        d.grid(run_dir / "grid.png")
-        plots.loss_plot(run_dir / "losses.png", log.history, keys, f"distillation {d.config.resolution}px")
-
-    with StopOnSignal("distill") as stop:
-        while not budget.done(d.step) and not stop:
-            for k, v in d.train_step().items():
-                acc.setdefault(k, []).append(v)
-            if d.step % a.log_every == 0:
-                m = flush()
-                progress("distill", d.step, budget, {k: m[k] for k in ("loss", "rgb", "l1_full", "d_loss") if k in m})
-                # grids and checkpoints only right after a finite log row
-                if grid_timer.due():
-                    outputs()
-                if ckpt_timer.due():
-                    d.elapsed = budget.elapsed
-                    d.save(ckpt_path, log.history)
-    if acc:
-        flush()
-    outputs()
-    d.save(ckpt_path, log.history)
-    summary = {"kind": "distill", "steps": d.step, "minutes": round(budget.elapsed / 60, 3),
-               "resolution": d.config.resolution, "student_channels": d.config.student_channels,
-               "teacher": str(a.teacher), "hardware": hardware(device), "checkpoint": str(ckpt_path)}
-    if stop:
-        summary["stopped_by"] = stop.signal
-    if a.export and not stop:
-        out = resolve(a.export)
-        export_checkpoint(ckpt_path, out, a.id or out.name, a.version, a.quantize)
-        summary["export"] = str(out)
-    log.write_json(summary)
-    print(f"[distill] done: {json.dumps(summary)}", file=sys.stderr, flush=True)
-    stop.exit_if_stopped(d.step, run_dir)
-    return {"summary": summary, "distiller": d, "history": log.history}
-
-
-def main(argv=None) -> None:
-    cli(run, argv)
+run, main = entry_points(parse_args, distill.train)
 
 
 if __name__ == "__main__":

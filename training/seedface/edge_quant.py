@@ -2,117 +2,15 @@
 
     python -m seedface.edge_quant models/ffhq [--seeds 64] [--edge-max 256]
 
-Weight-only int8 (symmetric per output channel + DequantizeLinear, seedface.quantize.weight_only_int8) for both
-networks: activations stay fp32, so the quality loss is the weights' rounding alone. Measured over seeds
-"eval/<i>" rendered as the edge renders them (int8 mapping -> truncation -> int8 student) against the origin's
-fp32 pair, per level: PSNR (median, min) on [-1, 1] images. Targets: median >= 35 dB at every level the edge serves
-(the rule seedface.quantize uses),
-edge files >= 3x smaller than fp32.
+The work is done by seedface.release.edge_quant; this module parses the flags.
 """
 from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
-import onnx
-
-from . import manifest as mf, seeding
-from .quantize import WEIGHT_ONLY_SESSION_CONFIG, session, weight_only_int8
-
-TARGET_DB = 35.0
-TARGET_RATIO = 3.0
-
-
-def log(msg: str) -> None:
-    print(f"[edge_quant] {msg}", flush=True)
-
-
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((np.clip(a, -1, 1) - np.clip(b, -1, 1)) ** 2))
-    return 10 * np.log10(4.0 / max(mse, 1e-12))
-
-
-def _feeds(man: dict, map_sess, seed: str) -> dict:
-    d = int(man["style_dim"])
-    st = man["networks"]["student"]
-    z = seeding.latent(seed, d).reshape(1, d)
-    w = map_sess.run(None, {map_sess.get_inputs()[0].name: z})[0]
-    mean = np.asarray(man["truncation"]["mean"], dtype=np.float32).reshape(1, d)
-    psi = np.float32(man["truncation"]["default_psi"])
-    w = (mean + psi * (w - mean)).astype(np.float32)
-    n_w = int(st["n_w"])
-    feed = {"w": np.ascontiguousarray(np.broadcast_to(w[:, None, :], (1, n_w, d)))}
-    noise_in = [i for i in st["inputs"] if i["name"].startswith("noise_")]
-    for inp, arr in zip(noise_in, seeding.noise_maps(seed, [int(i["shape"][-1]) for i in noise_in])):
-        feed[inp["name"]] = arr
-    return feed
-
-
-def quantize_edge(model_dir: Path, n_seeds: int = 64, edge_max: int = 256) -> dict:
-    model_dir = Path(model_dir)
-    man = mf.load(model_dir)
-    st, mp = man["networks"]["student"], man["networks"]["mapping"]
-    t0 = time.time()
-    outs = {}
-    for net, name in ((st, "student_int8.onnx"), (mp, "mapping_int8.onnx")):
-        src = model_dir / net["files"]["fp32"]
-        model, n = weight_only_int8(onnx.load(str(src)))
-        onnx.save(model, str(model_dir / name))
-        outs[name] = n
-        log(f"{name}: {n} weight tensors int8, {(model_dir / name).stat().st_size / 1e6:.2f} MB "
-            f"(fp32 {src.stat().st_size / 1e6:.2f} MB)")
-    cfg = dict(WEIGHT_ONLY_SESSION_CONFIG)
-    maps = {"fp32": session(model_dir / mp["files"]["fp32"]), "int8": session(model_dir / "mapping_int8.onnx", cfg)}
-    stus = {"fp32": session(model_dir / st["files"]["fp32"]), "int8": session(model_dir / "student_int8.onnx", cfg)}
-    out_names = [o["name"] for o in st["outputs"]]
-    per_level = {o: [] for o in out_names}
-    for i in range(n_seeds):
-        seed = f"eval/{i}"
-        res = {}
-        for p in ("fp32", "int8"):
-            res[p] = stus[p].run(out_names, _feeds(man, maps[p], seed))
-        for o, a, b in zip(out_names, res["fp32"], res["int8"]):
-            per_level[o].append(_psnr(b, a))
-        if i % 16 == 0:
-            log(f"{i + 1}/{n_seeds} seeds ({time.time() - t0:.0f} s)")
-    levels = []
-    for o in st["outputs"]:
-        v = np.asarray(per_level[o["name"]])
-        levels.append({"size": int(o["size"]), "output": o["name"], "psnr_db": round(float(np.median(v)), 2),
-                       "psnr_min_db": round(float(v.min()), 2), "edge": int(o["size"]) <= edge_max})
-    fp32_bytes = (model_dir / st["files"]["fp32"]).stat().st_size + (model_dir / mp["files"]["fp32"]).stat().st_size
-    int8_bytes = (model_dir / "student_int8.onnx").stat().st_size + (model_dir / "mapping_int8.onnx").stat().st_size
-    ratio = fp32_bytes / int8_bytes
-    meets = all(l["psnr_db"] >= TARGET_DB for l in levels if l["edge"]) and ratio >= TARGET_RATIO
-    summary = {
-        "method": "int8 weights (symmetric per output channel) + DequantizeLinear, fp32 compute; student and mapping",
-        "chosen": "weight_only", "session_config": cfg,
-        "rule": f"every level the edge serves (<= {edge_max} px) at >= {TARGET_DB} dB median PSNR vs fp32 (the min "
-                f"over seeds is reported too), "
-                f"edge files >= {TARGET_RATIO}x smaller",
-        "targets": {"psnr_db": TARGET_DB, "size_ratio": TARGET_RATIO}, "meets_targets": bool(meets),
-        "eval_seeds": f"'eval/0'..'eval/{n_seeds - 1}' at psi {man['truncation']['default_psi']}",
-        "fp32": {"bytes": fp32_bytes}, "int8": {"bytes": int8_bytes}, "size_ratio": round(ratio, 3),
-        "levels": levels, "seconds": round(time.time() - t0, 1),
-    }
-    st["files"]["int8"] = "student_int8.onnx"
-    st["edge_precision"] = "int8" if meets else "fp32"
-    mp["files"]["int8"] = "mapping_int8.onnx"
-    mp["edge_precision"] = "int8" if meets else "fp32"
-    mf.set_file(man, mf.file_entry(model_dir, "student_int8.onnx", "student", "int8"))
-    mf.set_file(man, mf.file_entry(model_dir, "mapping_int8.onnx", "mapping", "int8"))
-    man["quantization"] = summary
-    mf.validate(man, model_dir)
-    mf.save(model_dir, man)
-    for l in levels:
-        log(f"  {l['output']:>9}: {l['psnr_db']:6.2f} dB median, {l['psnr_min_db']:6.2f} min"
-            + ("" if l["edge"] else "  (origin only)"))
-    log(f"edge files {int8_bytes / 1e6:.2f} MB vs fp32 {fp32_bytes / 1e6:.2f} MB ({ratio:.2f}x); "
-        f"targets {'met' if meets else 'NOT met'}")
-    return summary
+from seedface.release.edge_quant import quantize_edge
 
 
 def main(argv=None) -> int:

@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from seedface import attributes as at, manifest as mf
+from seedface.pipeline import attributes as at
+from seedface.release import manifest as mf
 
 REPO = Path(__file__).resolve().parents[2]
 FFHQ = REPO / "models" / "ffhq"
@@ -112,7 +113,7 @@ def test_vectors_w_is_the_pipelines_w():
     pytest.importorskip("onnxruntime")
     if not (FFHQ / "mapping.onnx").exists():
         pytest.skip("models/ffhq/mapping.onnx is not committed (npm run models:ffhq)")
-    from seedface.face_render import FaceRenderer
+    from seedface.pipeline.face import FaceRenderer
 
     vec = json.loads(VECTORS.read_text())
     r = FaceRenderer(FFHQ, precisions=("fp32",))

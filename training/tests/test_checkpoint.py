@@ -4,7 +4,7 @@ import io
 import pytest
 import torch
 
-from seedface.checkpoint import CheckpointError, infer_config, load_published, state_dict_published
+from seedface.models.checkpoint import CheckpointError, infer_config, load_published, state_dict_published
 from seedface.models import build, preset
 
 

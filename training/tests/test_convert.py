@@ -12,8 +12,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seedface import convert, manifest as mf, seeding
-from seedface.checkpoint import state_dict_published
+from seedface import convert
+from seedface.release import manifest as mf
+from seedface.pipeline import seeding
+from seedface.models.checkpoint import state_dict_published
 from seedface.models import MappingNetwork, StudentSynthesis, TeacherSynthesis
 from seedface.models.config import preset
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 from onnx import TensorProto, helper, numpy_helper
 
-from seedface.counting import count_onnx, count_torch, count_torch_macs
+from seedface.release.counting import count_onnx, count_torch, count_torch_macs
 
 
 def init(name, shape):
@@ -56,7 +56,7 @@ def test_known_macs(tmp_path):
 
 
 def test_onnx_and_torch_counts_agree(tmp_path):
-    from seedface.export import export_student, export_teacher
+    from seedface.release.export import export_student, export_teacher
     from seedface.models import build, preset
 
     torch.manual_seed(0)

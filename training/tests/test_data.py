@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from seedface import data
+from seedface.train import data
 
 FACES = data.resolve_data_path(data.DEFAULT_DATA)
 needs_faces = pytest.mark.skipif(not FACES.is_dir(), reason="shared faces128 folder not present")

@@ -2,7 +2,9 @@
 import pytest
 import torch
 
-from seedface import data, distill, losses, train_teacher, trainckpt
+from seedface import distill, train_teacher
+from seedface.models.config import student_slots
+from seedface.train import data, losses, trainckpt
 
 FACES = data.resolve_data_path(data.DEFAULT_DATA)
 pytestmark = pytest.mark.skipif(not FACES.is_dir(), reason="shared faces128 folder not present")
@@ -22,7 +24,7 @@ def teacher_ckpt(tmp_path_factory):
 
 def test_student_slots_follow_the_teacher_layers():
     # 64px: student n_w 11 from a teacher with n_w 10; block i reads the teacher block i's slots
-    assert distill.student_slots(3) == [0, 1, 1, 2, 3, 3, 4, 5, 5, 6, 7]
+    assert student_slots(3) == [0, 1, 1, 2, 3, 3, 4, 5, 5, 6, 7]
 
 
 def test_distillation_losses_fall(teacher_ckpt, tmp_path):

@@ -3,10 +3,11 @@ model, whose manifest says to distil a student with `npm run distill`): `--teach
 import pytest
 import torch
 
-from seedface import data, distill
+from seedface import distill
+from seedface.train import data
 from seedface.models import MappingNetwork, TeacherSynthesis
 from seedface.models.config import preset
-from seedface.teacher_source import load_teacher
+from seedface.train.teacher_source import load_teacher
 
 FACES = data.resolve_data_path(data.DEFAULT_DATA)
 

@@ -8,9 +8,9 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from seedface import export as ex
-from seedface import manifest as mf
-from seedface import seeding
+from seedface.release import export as ex
+from seedface.release import manifest as mf
+from seedface.pipeline import seeding
 from seedface.models import build, preset
 
 REPO = Path(__file__).resolve().parents[2]

@@ -15,10 +15,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from seedface import face_judge as fj, manifest as mf, quantize
-from seedface.eval_faces import main as eval_main, recommend_psi
-from seedface.face_render import FaceRenderer, prune_to_outputs, ort_session
-from seedface.resample import finish_pixels, resample, resample_taps, to_rgb8
+from seedface.eval import face_judge as fj
+from seedface.release import manifest as mf
+from seedface.eval.faces import recommend_psi
+from seedface.eval_faces import main as eval_main
+from seedface.pipeline import face
+from seedface.pipeline.face import FaceRenderer
+from seedface.pipeline.runtime import AUTO_THREADS, prune_to_outputs, session
+from seedface.pipeline.resample import finish_pixels, resample, resample_taps, to_rgb8
 
 REPO = Path(__file__).resolve().parents[2]
 FACES = REPO.parent / "shared" / "datasets" / "faces128"
@@ -154,12 +158,12 @@ def test_renderer_feeds_and_pruned_graph_match_the_edge_inputs():
     r2.student = man_serving
     assert r2.output_for(20) == "img_16" and r2.output_for(32) == "img_64"
     seed = "eval/3"
-    ref = quantize.seed_inputs(FACES64, man, [seed])[0]  # the quantizer's feeds, "exactly as the edge builds them"
+    ref = face.seed_feeds(FACES64, man, [seed])[0]  # the quantizer's feeds, "exactly as the edge builds them"
     got = r.feeds(seed, r.style(seed, man["truncation"]["default_psi"]))
     assert set(got) == set(ref)
     for k in ref:
         assert np.array_equal(got[k], ref[k]), k
-    full = ort_session(FACES64 / "student_fp32.onnx").run(["img_32"], ref)[0][0]
+    full = session(FACES64 / "student_fp32.onnx", threads=AUTO_THREADS).run(["img_32"], ref)[0][0]
     assert np.array_equal(r.planar(seed, output="img_32"), full)
     import onnx
     pruned = prune_to_outputs(onnx.load(str(FACES64 / "student_fp32.onnx")), ["img_16"])

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from seedface import haar
+from seedface.models import haar
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("SEEDFACE_SHARED", REPO / ".." / "shared"))
@@ -66,7 +66,7 @@ def test_onnx_export_plain_ops(tmp_path):
 
     x = torch.randn(2, 12, 4, 4)
     p = tmp_path / "haar.onnx"
-    from seedface.export import onnx_export
+    from seedface.release.export import onnx_export
 
     onnx_export(M(), (x,), p, ["x"], ["img", "freq"], {"x": {0: "B"}, "img": {0: "B"}, "freq": {0: "B"}})
     m = onnx.load(str(p))

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from seedface import metrics
+from seedface.eval import metrics
 
 
 def _images(n=64, size=32, seed=0):

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from seedface.models import Discriminator, MappingNetwork, StudentSynthesis, TeacherSynthesis, build, preset
 from seedface.models.layers import make_kernel, upfirdn2d
-from seedface.counting import count_torch, count_torch_macs
+from seedface.release.counting import count_torch, count_torch_macs
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("SEEDFACE_SHARED", REPO / ".." / "shared"))
@@ -36,7 +36,7 @@ def test_tiny_preset_matches_official_key_list():
     mine["style_mean"] = (1, s.n_w, cfg.style_dim)
     assert set(mine) == set(official), (sorted(set(official) - set(mine)), sorted(set(mine) - set(official)))
     assert {k: v for k, v in mine.items() if official[k] != v} == {}
-    from seedface.checkpoint import state_dict_published
+    from seedface.models.checkpoint import state_dict_published
 
     sd = state_dict_published(m, t, s, torch.zeros(cfg.style_dim))
     assert {k: tuple(v.shape) for k, v in sd.items()} == official
@@ -146,7 +146,7 @@ def test_student_forward_shapes_and_levels():
     assert out["img"].shape == (2, 3, 32, 32)
     assert [f.shape[1:] for f in out["freqs"]] == [(12, 4, 4), (12, 8, 8), (12, 16, 16)]
     assert [i.shape[-1] for i in out["imgs"]] == [8, 16, 32]
-    from seedface import haar
+    from seedface.models import haar
 
     for f, i in zip(out["freqs"], out["imgs"]):
         assert torch.allclose(haar.idwt(f), i, atol=1e-6)
@@ -182,7 +182,7 @@ def test_student_w_plus_slots():
 
 
 def test_static_demodulation_formula_and_folding():
-    from seedface.export import FoldedStudent
+    from seedface.release.export import FoldedStudent
     from seedface.models.student import ModulatedDWConv2d
 
     torch.manual_seed(6)

@@ -7,7 +7,11 @@ import shutil
 import pytest
 import torch
 
-from seedface import data, manifest as mf, models_faces64 as m64, train_teacher, trainckpt
+from seedface import train_teacher
+from seedface.train import data, trainckpt
+from seedface.train.teacher import TeacherTrainer
+from seedface import models_faces64
+from seedface.release import manifest as mf, faces64 as m64
 
 MODEL = m64.MODEL_DIR
 SHIPPED = m64.CHECKPOINT
@@ -32,7 +36,7 @@ def test_export_reproduces_the_manifests_teacher(tmp_path):
     man = _copy_manifest(tmp_path)
     entry = _teacher_entry(man)
     assert entry["produced_by"] == "npm run models:faces64"
-    assert m64.main(["--out", str(tmp_path)]) == 0
+    assert models_faces64.main(["--out", str(tmp_path)]) == 0
     out = tmp_path / "teacher.onnx"
     assert out.stat().st_size == entry["bytes"] and m64.sha256_file(out) == entry["sha256"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["manifest.json", "teacher.onnx"]  # no temp file left
@@ -53,7 +57,7 @@ def test_tampered_manifest_fails_clearly_and_writes_nothing(tmp_path, field, cap
     assert "is not the teacher.onnx" in msg and "torch" in msg and "nothing was written" in msg
     assert ("0" * 64 in msg) if field == "sha256" else ("bytes" in msg)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["manifest.json"]
-    assert m64.main(["--out", str(tmp_path)]) == 2
+    assert models_faces64.main(["--out", str(tmp_path)]) == 2
     assert "models:faces64: error:" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["manifest.json"]
 
@@ -94,7 +98,7 @@ def test_resume_from_ema_only_checkpoint_starts_raw_generator_from_ema(tmp_path,
     ck = trainckpt.ema_only(trainckpt.load(tmp_path / "run" / "checkpoint.pt"))
     assert "mapping" not in ck["train"] and "synth" not in ck["train"] and "D" in ck["train"]
     capsys.readouterr()
-    fresh = train_teacher.TeacherTrainer(t.config, t.a, t.device)
+    fresh = TeacherTrainer(t.config, t.a, t.device)
     fresh.load(ck)
     assert "raw generator starts from the EMA" in capsys.readouterr().err
     for raw, ema in (("synth", "ema_synth"), ("mapping", "ema_mapping")):

@@ -2,9 +2,9 @@
 directory is what the import reproduces (its edge files are listed with the sha256 of the committed bytes)."""
 import pytest
 
-from seedface import manifest as mf, models_ffhq
-from seedface.convert import ConvertError
-from seedface.data import repo_root
+from seedface.release import manifest as mf, ffhq as models_ffhq
+from seedface.release.convert import ConvertError
+from seedface.paths import repo_root
 
 
 def test_a_wheel_with_another_sha256_is_refused(tmp_path):

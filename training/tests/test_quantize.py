@@ -11,8 +11,11 @@ import pytest
 import torch
 from onnx import TensorProto, helper, numpy_helper
 
-from seedface import manifest as mf, quantize as q
-from seedface.export import export_model_dir
+from seedface import quantize as quantize_cmd
+from seedface.eval import metrics
+from seedface.pipeline import face
+from seedface.release import manifest as mf, quantize as q
+from seedface.release.export import export_model_dir
 from seedface.models import build
 from seedface.models.config import preset
 
@@ -45,8 +48,8 @@ def sess(path):
 def test_psnr_and_ssim_known_values():
     rng = np.random.default_rng(0)
     a = rng.integers(0, 256, (2, 3, 32, 32), dtype=np.uint8)
-    assert q.psnr_db(0.0) == float("inf")
-    assert q.ssim(a, a) == pytest.approx(1.0)
+    assert metrics.psnr_db(0.0, 255.0) == float("inf")
+    assert metrics.ssim_uint8(a, a) == pytest.approx(1.0)
     assert q.compare(a, a)["psnr_db"] == q.PSNR_CAP_DB  # finite: manifests must stay valid JSON
     b = np.clip(a.astype(int) + rng.choice([-2, 2], a.shape), 0, 255).astype(np.uint8)
     mse = float(((a.astype(float) - b) ** 2).mean())
@@ -54,15 +57,15 @@ def test_psnr_and_ssim_known_values():
     # constant images: SSIM reduces to the luminance term (2 mx my + C1) / (mx^2 + my^2 + C1)
     x, y = np.full((1, 1, 16, 16), 100, np.uint8), np.full((1, 1, 16, 16), 120, np.uint8)
     c1 = (0.01 * 255) ** 2
-    assert q.ssim(x, y) == pytest.approx((2 * 100 * 120 + c1) / (100 ** 2 + 120 ** 2 + c1), rel=1e-9)
+    assert metrics.ssim_uint8(x, y) == pytest.approx((2 * 100 * 120 + c1) / (100 ** 2 + 120 ** 2 + c1), rel=1e-9)
     noisier = np.clip(a.astype(int) + rng.normal(0, 20, a.shape), 0, 255).astype(np.uint8)
-    assert q.ssim(a, noisier) < q.ssim(a, b) < 1.0
-    assert q.ssim(a, b) == pytest.approx(q.ssim(b, a))
+    assert metrics.ssim_uint8(a, noisier) < metrics.ssim_uint8(a, b) < 1.0
+    assert metrics.ssim_uint8(a, b) == pytest.approx(metrics.ssim_uint8(b, a))
 
 
 def test_pixels_follow_the_determinism_spec():
     x = np.array([-1.5, -1.0, 0.0, 0.00392, 1.0, 2.0], np.float32)
-    assert q.to_pixels(x).tolist() == [0, 0, 128, 128, 255, 255]  # round((x + 1) * 127.5), clamped
+    assert face.to_pixels(x).tolist() == [0, 0, 128, 128, 255, 255]  # round((x + 1) * 127.5), clamped
 
 
 def test_weight_only_int8_per_channel():
@@ -130,10 +133,10 @@ def test_quantize_tiny_model_dir(tiny_dir, tmp_path):
 
     # independent check of the written file on seeds the quantizer never saw
     seeds = ["independent-a", "independent-b", "independent-c"]
-    feeds = q.seed_inputs(d, man, seeds)
+    feeds = face.seed_feeds(d, man, seeds)
     out = summary["metric_output"]
-    ref = np.concatenate([q.to_pixels(sess(d / "student_fp32.onnx").run([out], f)[0]) for f in feeds])
-    got = np.concatenate([q.to_pixels(sess(d / "student_int8.onnx").run([out], f)[0]) for f in feeds])
+    ref = np.concatenate([face.to_pixels(sess(d / "student_fp32.onnx").run([out], f)[0]) for f in feeds])
+    got = np.concatenate([face.to_pixels(sess(d / "student_int8.onnx").run([out], f)[0]) for f in feeds])
     assert q.compare(ref, got)["psnr_db"] >= q.TARGET_PSNR_DB - 3
 
     # every output of the int8 model keeps its name and shape
@@ -168,4 +171,4 @@ def test_teacher_only_dir_is_refused(tmp_path):
     (d / "manifest.json").write_text(json.dumps({"networks": {"mapping": {}, "student": None, "teacher": {}}}))
     with pytest.raises(ValueError, match="no student"):
         q.quantize_model_dir(d, n_eval=2, n_calib=2)
-    assert q.main([str(d)]) == 2
+    assert quantize_cmd.main([str(d)]) == 2

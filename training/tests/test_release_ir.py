@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import torch
 
-from seedface import openvino_ir, release_ir, release_wheel
-from seedface.convert import ConvertError, convert
-from seedface.data import repo_root
+from seedface.release import openvino_ir, ir_modules as release_ir, wheel as release_wheel
+from seedface.release.convert import ConvertError, convert
+from seedface.paths import repo_root
 
 WHEEL = repo_root() / "training" / "downloads" / release_wheel.PINNED["file"]
 if not WHEEL.is_file():
@@ -97,7 +97,7 @@ def test_student_matches_openvino_with_noise_at_zero_and_with_release_noise(rele
 def test_exported_fp32_student_matches_openvino(release, tmp_path):
     """Our ONNX student (what the origin runs), noise at zero, img_1024 vs the zero-noise release."""
     import onnxruntime as ort
-    from seedface.export import export_student
+    from seedface.release.export import export_student
 
     rel, r = release
     path = tmp_path / "student.onnx"
@@ -170,7 +170,7 @@ def test_inconsistent_or_other_architecture_lists_what_does_not_fit(tmp_path):
 def test_model_dir_reproduces_random_face_with_release_noise():
     """The converted model directory (npm run models:ffhq) + its release_noise.bin = the release's own image."""
     import onnxruntime as ort
-    from seedface.release_import import load_release_noise
+    from seedface.release.from_ir import load_release_noise
 
     model = repo_root() / "models" / "ffhq"
     if not (model / "student_fp32.onnx").is_file():

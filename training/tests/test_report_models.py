@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import torch
 
-from seedface import counting, report_models as rm
-from seedface.export import export_model_dir
+from seedface.release import counting
+from seedface.eval import model_report as rm
+from seedface.release.export import export_model_dir
 from seedface.models import build
 from seedface.models.config import preset
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from seedface import report_models as rm
+from seedface.eval import model_report as rm
 
 
 def _result(model="m64"):

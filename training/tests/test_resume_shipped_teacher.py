@@ -5,7 +5,8 @@ import hashlib
 import pytest
 import torch
 
-from seedface import data, train_teacher, trainckpt
+from seedface import train_teacher
+from seedface.train import data, trainckpt
 
 SHIPPED = data.repo_root() / "training" / "checkpoints" / "faces64" / "teacher.pt"
 FACES = data.resolve_data_path(data.DEFAULT_DATA)

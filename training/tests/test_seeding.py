@@ -8,7 +8,7 @@ from statistics import NormalDist
 import numpy as np
 import pytest
 
-from seedface import seeding
+from seedface.pipeline import seeding
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -9,7 +9,9 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from seedface import data, manifest as mf, train_teacher, trainckpt
+from seedface import train_teacher
+from seedface.train import data, trainckpt
+from seedface.release import manifest as mf
 
 ROOT = data.repo_root()
 FACES = data.resolve_data_path(data.DEFAULT_DATA)
@@ -80,7 +82,7 @@ def test_fetched_teacher_checkpoint_resumes(smoke, tmp_path):
 
 def test_corrupt_bundle_is_refused(smoke, tmp_path):
     import shutil
-    from seedface import gpu_bundle
+    from seedface.train import bundle as gpu_bundle
     src = tmp_path / "out"
     shutil.copytree(smoke / "out", src)
     part = src / "bundle.tar.part0"

@@ -6,7 +6,10 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from seedface import data, manifest as mf, train_teacher, trainckpt
+from seedface import train_teacher
+from seedface.train import data, trainckpt
+from seedface.train.teacher import TeacherTrainer
+from seedface.release import manifest as mf
 
 FACES = data.resolve_data_path(data.DEFAULT_DATA)
 pytestmark = pytest.mark.skipif(not FACES.is_dir(), reason="shared faces128 folder not present")
@@ -29,7 +32,7 @@ def test_discriminator_learns_and_generator_moves(tmp_path):
     assert any("r1" in r for r in h)
     t = out["trainer"]
     torch.manual_seed(0)
-    fresh = train_teacher.TeacherTrainer(t.config, t.a, t.device)
+    fresh = TeacherTrainer(t.config, t.a, t.device)
     moved = [float((p - q).abs().max()) for p, q in zip(t.synth.parameters(), fresh.synth.parameters())]
     assert max(moved) > 1e-3
     ema_gap = [float((p - q).abs().max()) for p, q in zip(t.synth.parameters(), t.ema_synth.parameters())]
@@ -81,7 +84,7 @@ def test_time_budget_ends_with_checkpoint_and_onnx(tmp_path):
 
 
 def test_non_finite_losses_stop_the_run():
-    from seedface.runlog import means
+    from seedface.train.runlog import means
     assert means({"d_loss": [1.0, torch.tensor(3.0)]}) == {"d_loss": 2.0}
     with pytest.raises(FloatingPointError, match="g_loss"):
         means({"d_loss": [1.0], "g_loss": [float("nan"), 1.0]})

@@ -48,6 +48,13 @@ class ModelConfig:
         return cls(**{k: d.get(k) for k in ("resolution", "style_dim", "n_mlp", "teacher_channels", "student_channels")})
 
 
+def student_slots(n_blocks: int) -> list[int]:
+    """Teacher W+ slot feeding each student slot, so both networks see the same w at the same layer:
+    student conv1/to_img1 <- teacher conv1/to_rgb1; block i: up+conv1, conv2, to_img <- the teacher block i's
+    conv1, conv2, to_rgb slots (2i+1, 2i+2, 2i+3)."""
+    return [0, 1] + [j for i in range(n_blocks) for j in (2 * i + 1, 2 * i + 2, 2 * i + 3)]
+
+
 PRESETS: dict[str, ModelConfig] = {
     # The official tiny test configuration (matches ../shared/notes/official-ckpt-keys-tiny.txt).
     "tiny": ModelConfig(64, 64, 4, [64, 64, 32, 16, 8], [64, 64, 32, 16]),

@@ -6,7 +6,7 @@ import math
 import torch
 from torch import nn
 
-from .layers import Blur, EqualConv2d, EqualLinear, FusedLeakyReLU
+from seedface.models.layers import Blur, EqualConv2d, EqualLinear, FusedLeakyReLU
 
 DEFAULT_CHANNELS = {4: 512, 8: 512, 16: 512, 32: 512, 64: 256, 128: 128, 256: 64, 512: 32, 1024: 16}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .layers import EqualLinear, PixelNorm
+from seedface.models.layers import EqualLinear, PixelNorm
 
 
 class MappingNetwork(nn.Module):

@@ -13,8 +13,8 @@ import math
 import torch
 from torch import nn
 
-from .. import haar
-from .layers import ConstantInput, NoiseInjection, conv2d, linear
+from seedface.models import haar
+from seedface.models.layers import ConstantInput, NoiseInjection, conv2d, linear
 
 _G = 1.0 / math.sqrt(2.0)
 

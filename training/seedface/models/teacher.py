@@ -12,8 +12,8 @@ import math
 import torch
 from torch import nn
 
-from .layers import (Blur, ConstantInput, EqualLinear, FusedLeakyReLU, NoiseInjection, Upsample, conv2d,
-                     conv_transpose2d, linear)
+from seedface.models.layers import (Blur, ConstantInput, EqualLinear, FusedLeakyReLU, NoiseInjection, Upsample,
+    conv2d, conv_transpose2d, linear)
 
 
 class ModulatedConv2d(nn.Module):

@@ -1,0 +1,346 @@
+"""Fit the attribute directions in w from labeled faces (issue 16, step 2) and write ``<model>/attributes.json``.
+
+    python -m seedface.attributes_fit [--labels training/runs/attributes/ffhq] [--model models/ffhq]
+                                      [--target 0.98] [--write]
+
+Input: the chunks of ``seedface.attributes_label`` (w' [n, 512] float32 + face-api's judgement of the face it
+drew). Faces the judge did not detect are left out.
+
+Directions, InterFaceGAN-style (a linear model in w per attribute; the unit normal of its hyperplane is n):
+- gender: L2-regularised logistic regression, female (1) vs male (0) as face-api's age/gender net says;
+- expression: logistic regression, smile (face-api's top expression is ``happy``) vs neutral (top is
+  ``neutral``); faces whose top expression is anything else are left out of the fit;
+- age: ridge regression of the age in years on w (face-api's age estimate), lambda chosen on the held-out fifth.
+An 80/20 split (by seed index) gives held-out accuracy / MAE; the final directions are fitted on all faces.
+
+Classes as intervals of p = n . w, calibrated on the labeled faces (1-D models of the judge given p), where each
+face's p comes from a direction fitted without it (5-fold cross-fitting: in-sample projections separate the classes
+far better than new faces do, which made the first margins much too thin):
+- gender, expression: per class a logistic P(class | p); the class interval is where P >= ``--target``;
+- age: log(age) | p ~ N(a p + b, s^2) (a least-squares line and its residual spread); a class [A, B) years is
+  the p interval where P(A <= age < B | p) >= target, or, when no p reaches the target, where it is within 2
+  points of its best; ``age_min=N`` (N = 13..70) is p >= where P(age >= N | p) = target;
+- every bound is kept within the 0.5 .. 99.5 percentiles of p over the labeled faces (no move beyond the faces
+  the model draws on its own).
+Age classes: child < 13, young 13-29, adult 30-59, senior >= 60 years (as face-api estimates them).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from seedface.pipeline import attributes as at
+from seedface.release import manifest as mf
+
+REPO = Path(__file__).resolve().parents[2]
+AGE_CLASSES = {"child": (None, 13.0), "young": (13.0, 30.0), "adult": (30.0, 60.0), "senior": (60.0, None)}
+AGE_MIN_RANGE = (13, 70)
+RIDGE_LAMBDAS = (1.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
+CLIP_PCT = (0.5, 99.5)
+GLASSES_WHY = ("no pretrained glasses judge is reachable here: face-api (the attribute judge) has no glasses "
+               "model and dlib's 68 landmarks do not see glasses, so no direction could be fitted or measured")
+
+
+def log(msg: str) -> None:
+    print(f"[fit] {msg}", file=sys.stderr, flush=True)
+
+
+def load_labels(label_dir) -> dict:
+    d = Path(label_dir)
+    ws, rows, seeds = [], [], []
+    meta = json.loads((d / "meta.json").read_text())
+    judge = None
+    for f in sorted(d.glob("chunk_*.faceapi.json")):
+        c = int(f.name.split("_")[1].split(".")[0])
+        wf = d / f"chunk_{c:04d}.w.npy"
+        if not wf.exists():
+            continue
+        j = json.loads(f.read_text())
+        judge = j["judge"]
+        w = np.load(wf)
+        if len(w) != len(j["rows"]):
+            raise ValueError(f"{f}: {len(j['rows'])} rows for {len(w)} w")
+        ws.append(w)
+        rows += j["rows"]
+        seeds += [c * meta["chunk"] + i for i in range(len(w))]
+    if not ws:
+        raise SystemExit(f"{d}: no judged chunks")
+    return {"w": np.concatenate(ws).astype(np.float64), "rows": rows, "index": np.asarray(seeds), "meta": meta,
+            "judge": judge}
+
+
+def logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, steps: int = 300) -> tuple[np.ndarray, float]:
+    """L2 logistic regression (torch LBFGS, float64): returns (coef, bias)."""
+    import torch
+
+    X = torch.tensor(x, dtype=torch.float64)
+    Y = torch.tensor(y, dtype=torch.float64)
+    mu = X.mean(0)
+    Xc = X - mu
+    wt = torch.zeros(X.shape[1], dtype=torch.float64, requires_grad=True)
+    b = torch.zeros((), dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([wt, b], lr=1, max_iter=steps, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        z = Xc @ wt + b
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(z, Y) + l2 * (wt * wt).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    coef = wt.detach().numpy()
+    return coef, float(b.detach() - mu @ wt.detach())
+
+
+def ridge(x: np.ndarray, y: np.ndarray, lam: float = 1.0) -> tuple[np.ndarray, float]:
+    mu, ym = x.mean(0), y.mean()
+    xc = x - mu
+    coef = np.linalg.solve(xc.T @ xc + lam * np.eye(x.shape[1]), xc.T @ (y - ym))
+    return coef, float(ym - mu @ coef)
+
+
+FOLDS = 5
+L2S = (1e-3, 1e-2, 1e-1)
+
+
+def _folds(idx: np.ndarray) -> np.ndarray:
+    return idx % FOLDS
+
+
+def oof_logistic(x, y, idx, mask=None):
+    """(l2 with the best out-of-fold accuracy, out-of-fold projections p = n_f . w for every face, accuracy):
+    each face projected on the unit normal of a fit that did not see it (so the calibration is honest)."""
+    m = np.ones(len(y), bool) if mask is None else mask
+    f = _folds(idx)
+    best = None
+    for l2 in L2S:
+        p = np.zeros(len(y))
+        correct = 0
+        for k in range(FOLDS):
+            tr, te = m & (f != k), f == k
+            c, b = logistic(x[tr], y[tr], l2)
+            nrm = np.linalg.norm(c)
+            p[te] = x[te] @ (c / nrm)
+            correct += int((((x[te & m] @ c + b) > 0) == (y[te & m] > 0.5)).sum())
+        acc = correct / m.sum()
+        if best is None or acc > best[2]:
+            best = (l2, p, acc)
+    return best
+
+
+def oof_ridge(x, y, idx, lam):
+    f = _folds(idx)
+    p = np.zeros(len(y))
+    for k in range(FOLDS):
+        c, _ = ridge(x[f != k], y[f != k], lam)
+        p[f == k] = x[f == k] @ (c / np.linalg.norm(c))
+    return p
+
+
+def _logit(q: float) -> float:
+    return math.log(q / (1 - q))
+
+
+def _phi(x):
+    from math import erf
+
+    return 0.5 * (1 + np.vectorize(erf)(np.asarray(x) / math.sqrt(2)))
+
+
+def _clip(v, lo, hi):
+    return None if v is None else float(min(max(v, lo), hi))
+
+
+def fit(label_dir, target: float = 0.98, l2: float = 1e-3) -> dict:
+    L = load_labels(label_dir)
+    rows, W, idx = L["rows"], L["w"], L["index"]
+    det = np.array([r["detected"] for r in rows])
+    log(f"{len(rows)} labeled faces, {det.sum()} detected by the judge")
+    W, idx = W[det], idx[det]
+    R = [r for r in rows if r["detected"]]
+    female = np.array([r["gender"] == "female" for r in R], np.float64)
+    age = np.array([r["age"] for r in R], np.float64)
+    top = [max(r["expressions"], key=r["expressions"].get) for r in R]
+    smile = np.array([t == "happy" for t in top])
+    neutral = np.array([t == "neutral" for t in top])
+    ex_mask = smile | neutral
+    test = (idx % 5) == 4
+    figures: dict = {"faces": len(rows), "detected": int(det.sum()), "held_out": int(test.sum())}
+
+    def holdout_cls(x, y, mask=None):
+        m = np.ones(len(y), bool) if mask is None else mask
+        c, b = logistic(x[m & ~test], y[m & ~test], l2)
+        pred = (x[m & test] @ c + b) > 0
+        return float((pred == (y[m & test] > 0.5)).mean())
+
+    figures["gender"] = {"female": int(female.sum()), "male": int(len(female) - female.sum()),
+                         "held_out_accuracy": holdout_cls(W, female)}
+    figures["expression"] = {"smile": int(smile.sum()), "neutral": int(neutral.sum()),
+                             "other": int((~ex_mask).sum()),
+                             "held_out_accuracy": holdout_cls(W, smile.astype(np.float64), ex_mask)}
+    maes = {}
+    for lam in RIDGE_LAMBDAS:
+        c_tr, b_tr = ridge(W[~test], age[~test], lam)
+        maes[lam] = float(np.abs(W[test] @ c_tr + b_tr - age[test]).mean())
+    ridge_lam = min(maes, key=maes.get)
+    c_tr, b_tr = ridge(W[~test], age[~test], ridge_lam)
+    pred = W[test] @ c_tr + b_tr
+    figures["age"] = {"median_years": float(np.median(age)), "p05_years": float(np.percentile(age, 5)),
+                      "p95_years": float(np.percentile(age, 95)),
+                      "counts": {k: int(((age >= (lo or 0)) & (age < (hi or 1e9))).sum())
+                                 for k, (lo, hi) in AGE_CLASSES.items()},
+                      "held_out_mae_years": float(np.abs(pred - age[test]).mean()),
+                      "held_out_mae_median_guess_years": float(np.abs(np.median(age[~test]) - age[test]).mean()),
+                      "ridge_lambda": ridge_lam}
+    log(f"held out: gender {figures['gender']['held_out_accuracy']:.3f}, expression "
+        f"{figures['expression']['held_out_accuracy']:.3f}, age MAE {figures['age']['held_out_mae_years']:.2f} y")
+
+    attrs = []
+    # gender
+    l2g, pg, accg = oof_logistic(W, female, idx)
+    figures["gender"]["out_of_fold_accuracy"], figures["gender"]["l2"] = accg, l2g
+    cg, _ = logistic(W, female, l2g)
+    ng = cg / np.linalg.norm(cg)
+    lo_c, hi_c = np.percentile(W @ ng, CLIP_PCT)
+    a, b = logistic(pg[:, None], female, 1e-6)
+    a = float(a[0])
+    f_lo = (_logit(target) - b) / a
+    m_hi = (_logit(1 - target) - b) / a
+    attrs.append({"name": "gender", "judged_by": "face-api ageGenderNet gender",
+                  "normal": ng.tolist(),
+                  "calibration": {"kind": "logistic", "a": a, "b": b, "p_clip": [float(lo_c), float(hi_c)]},
+                  "classes": {"female": {"lo": _clip(f_lo, lo_c, hi_c), "hi": None},
+                              "male": {"lo": None, "hi": _clip(m_hi, lo_c, hi_c)}}})
+    # age
+    ca, _ = ridge(W, age, ridge_lam)
+    na = ca / np.linalg.norm(ca)
+    pa = oof_ridge(W, age, idx, ridge_lam)
+    lo_c, hi_c = np.percentile(W @ na, CLIP_PCT)
+    A = np.vstack([pa, np.ones_like(pa)]).T
+    (sa, sb), *_ = np.linalg.lstsq(A, np.log(age), rcond=None)
+    s = float(np.std(np.log(age) - (sa * pa + sb)))
+    grid = np.linspace(lo_c, hi_c, 4001)
+    mu = sa * grid + sb
+    classes = {}
+    for k, (ylo, yhi) in AGE_CLASSES.items():
+        P = (_phi((math.log(yhi) - mu) / s) if yhi else 1.0) - (_phi((math.log(ylo) - mu) / s) if ylo else 0.0)
+        P = np.broadcast_to(P, grid.shape)
+        q = min(target, float(P.max()) - 0.02)
+        ok = grid[P >= q]
+        lo = None if ylo is None else float(ok.min())
+        hi = None if yhi is None else float(ok.max())
+        classes[k] = {"lo": lo, "hi": hi, "years": [ylo, yhi], "best_p_in_class": float(P.max())}
+    z = float(np.sqrt(2) * _erfinv(2 * target - 1))
+    age_min_lo = [_clip((math.log(n) + s * z - sb) / sa, lo_c, hi_c) for n in range(AGE_MIN_RANGE[0],
+                                                                                     AGE_MIN_RANGE[1] + 1)]
+    attrs.append({"name": "age", "judged_by": "face-api ageGenderNet age (years)", "normal": na.tolist(),
+                  "calibration": {"kind": "log-normal", "a": float(sa), "b": float(sb), "sigma": s,
+                                  "p_clip": [float(lo_c), float(hi_c)]},
+                  "classes": classes,
+                  "age_min": {"from": AGE_MIN_RANGE[0], "lo": age_min_lo}})
+    # expression
+    l2e, pe, acce = oof_logistic(W, smile.astype(np.float64), idx, ex_mask)
+    figures["expression"]["out_of_fold_accuracy"], figures["expression"]["l2"] = acce, l2e
+    ce, _ = logistic(W[ex_mask], smile[ex_mask].astype(np.float64), l2e)
+    ne = ce / np.linalg.norm(ce)
+    lo_c, hi_c = np.percentile(W @ ne, CLIP_PCT)
+    a1, b1 = logistic(pe[:, None], smile.astype(np.float64), 1e-6)
+    a0, b0 = logistic(pe[:, None], neutral.astype(np.float64), 1e-6)
+    s_lo = (_logit(target) - b1) / float(a1[0])
+    n_hi = (_logit(target) - b0) / float(a0[0])
+    attrs.append({"name": "expression", "judged_by": "face-api faceExpressionNet (top expression)",
+                  "normal": ne.tolist(),
+                  "calibration": {"kind": "logistic per class", "smile": [float(a1[0]), b1],
+                                  "neutral": [float(a0[0]), b0], "p_clip": [float(lo_c), float(hi_c)]},
+                  "classes": {"smile": {"lo": _clip(s_lo, lo_c, hi_c), "hi": None},
+                              "neutral": {"lo": None, "hi": _clip(n_hi, lo_c, hi_c)}}})
+    N = np.stack([ng, na, ne])
+    figures["cosines"] = {f"{attrs[i]['name']}-{attrs[j]['name']}": float(N[i] @ N[j])
+                          for i in range(3) for j in range(i + 1, 3)}
+    log(f"cosines {figures['cosines']}")
+    for a_ in attrs:
+        log(f"{a_['name']}: {json.dumps({k: [v.get('lo'), v.get('hi')] for k, v in a_['classes'].items()})}")
+    return {"attributes": attrs, "figures": figures, "judge": L["judge"], "meta": L["meta"], "target": target}
+
+
+def _erfinv(y: float) -> float:
+    # Newton on erf (offline only)
+    x = 0.0
+    for _ in range(100):
+        x -= (math.erf(x) - y) / (2 / math.sqrt(math.pi) * math.exp(-x * x))
+    return x
+
+
+def write(model_dir, res: dict) -> Path:
+    model_dir = Path(model_dir)
+    man = mf.load(model_dir)
+    m = res["meta"]
+    data = {
+        "format": at.FORMAT,
+        "model": man["id"], "model_version": man["version"], "style_dim": int(man["style_dim"]),
+        "space": "truncated w' (after the mapping and truncation, before the W+ broadcast)",
+        "about": "unit normals n_k and class intervals of p_k = n_k . w (margins included); the edit is "
+                 "training/seedface/pipeline/attributes.py = src/shared/attributes.ts (docs/attributes.md)",
+        "attributes": res["attributes"],
+        "unavailable": {"glasses": GLASSES_WHY},
+        "fit": {"tool": "seedface.attributes_fit", "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                "labels": {"seeds": f"'{m['seed_prefix']}0'..", "psi": m["psi"], "output": m["output"],
+                           "size": m["size"], "judge": res["judge"]},
+                "target": res["target"], "figures": res["figures"],
+                **({"bounds_override": res["bounds_override"],
+                    "bounds_override_why": "edited faces need deeper bounds than natural faces at the same p: "
+                                           "margins measured on pilot seeds attr-pilot2/* (not the eval seeds)"}
+                   if res.get("bounds_override") else {})},
+    }
+    p = model_dir / at.FILE
+    p.write_text(json.dumps(data) + "\n")
+    at.parse(json.loads(p.read_text()), int(man["style_dim"]))
+    entry = {"path": at.FILE, "sha256": mf.sha256_file(p), "bytes": p.stat().st_size, "network": "attributes",
+             "precision": "float64-json", "produced_by": "npm run fit:attributes"}
+    man["files"] = [f for f in man["files"] if f["path"] != at.FILE] + [entry]
+    old = man.get("attributes") or {}
+    man["attributes"] = {"format": at.FORMAT, "file": at.FILE, "sha256": entry["sha256"],
+                         "options": at.allowed(data), "unavailable": data["unavailable"],
+                         "fit": {k: data["fit"][k] for k in ("tool", "when", "target")} | {
+                             "faces": res["figures"]["faces"], "detected": res["figures"]["detected"]},
+                         **({"metrics": old["metrics"]} if "metrics" in old else {})}
+    mf.save(model_dir, man)
+    return p
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--labels", default=str(REPO / "training" / "runs" / "attributes" / "ffhq"))
+    ap.add_argument("--model", default=str(REPO / "models" / "ffhq"))
+    ap.add_argument("--target", type=float, default=0.98)
+    ap.add_argument("--write", action="store_true")
+    ap.add_argument("--bounds", default="", help="comma-separated overrides ATTR.CLASS.lo|hi=P (margins measured on "
+                    "pilot seeds, see docs/attributes.md), applied after the calibration")
+    a = ap.parse_args(argv)
+    res = fit(a.labels, a.target)
+    if a.bounds:
+        res["bounds_override"] = {}
+        for item in a.bounds.split(","):
+            k, v = item.split("=")
+            name, cls, side = k.split(".")
+            attr = next(x for x in res["attributes"] if x["name"] == name)
+            attr["classes"][cls].setdefault("calibrated", {"lo": attr["classes"][cls]["lo"],
+                                                          "hi": attr["classes"][cls]["hi"]})
+            attr["classes"][cls][side] = float(v)
+            res["bounds_override"][k] = float(v)
+        log(f"bounds overridden: {res['bounds_override']}")
+    print(json.dumps(res["figures"], indent=2))
+    if a.write:
+        log(f"wrote {write(a.model, res)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

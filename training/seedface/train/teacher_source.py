@@ -1,0 +1,81 @@
+"""Load a frozen teacher for distillation: our training checkpoint (or a run directory holding one), or a
+published MobileStyleGAN / StyleGAN2 checkpoint in the release's layout (via checkpoint.load_published)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from seedface.models.checkpoint import load_published
+from seedface.models.config import ModelConfig
+from seedface.models.files import ConvertError, classify_torch, load_torch, read_converter_pair, teacher_pair_state
+from seedface.train import trainckpt
+
+
+@dataclass
+class Teacher:
+    config: ModelConfig
+    mapping: torch.nn.Module
+    synth: torch.nn.Module
+    d_state: dict | None  # the teacher run's discriminator, a good start for the distillation D
+    student_channels: list[int] | None  # the student size the teacher run's preset names, if any
+    source: str
+    info: dict  # how the teacher was trained (steps, minutes, hardware), for provenance
+
+
+def load_teacher(path: str | Path) -> Teacher:
+    if "," in str(path):  # "mapping.ckpt,synthesis.ckpt": the release converter's two files
+        return load_converter_pair([Path(s) for s in str(path).split(",")])
+    p = Path(path)
+    if p.is_dir():
+        if (p / "checkpoint.pt").is_file():
+            p = p / "checkpoint.pt"
+        else:
+            raise ValueError(f"{p}: no checkpoint.pt in this directory. Model directories hold ONNX files only; "
+                             f"distillation needs the teacher's PyTorch weights (a training checkpoint or a "
+                             f"published .ckpt)")
+    if not p.is_file():
+        raise FileNotFoundError(f"{p}: no such teacher checkpoint")
+    try:
+        ck = trainckpt.load(p)
+        sd, d_state = ck["state_dict"], ck["train"].get("D")
+        hint = ck["config"].get("student_channels")
+        t = ck["train"]
+        info = {"steps": t.get("step"), "minutes": round(float(t.get("elapsed_s", 0)) / 60, 2),
+                "hardware": t.get("hardware"), "images": t.get("images"),
+                "kimg": round(int(t.get("step", 0)) * int(t.get("args", {}).get("batch") or 0) / 1000, 1)}
+        src = f"{p.name} ({ck['kind']} run, step {ck['train']['step']})"
+    except ValueError:
+        kind, payload = classify_torch(p, load_torch(p))
+        if kind != "lightning-ckpt":
+            raise ValueError(f"{p}: a {kind} file; give both of the release converter's files as "
+                             f"--teacher mapping.ckpt,synthesis.ckpt, or a checkpoint with mapping_net.* and "
+                             f"synthesis_net.* weights")
+        sd, d_state, src = payload["state_dict"], None, f"{p.name} (published layout)"
+        hint, info = None, {"published": p.name}
+    # The student part and style_mean (its rows follow the student's n_w) are not needed: the mean is
+    # recomputed from the mapping network when a model is exported.
+    sd = {k: v for k, v in sd.items() if not k.startswith("student.") and k != "style_mean"}
+    config, mapping, synth, _, _ = load_published(sd)
+    if synth is None:
+        raise ValueError(f"{p}: no teacher (synthesis_net.*) weights")
+    return Teacher(config, mapping, synth, d_state, hint, src, info)
+
+
+def load_converter_pair(paths: list[Path]) -> Teacher:
+    """The release converter's mapping + synthesis files (the pair `npm run convert` imports as a teacher-only
+    model), so that a student can be distilled from them."""
+    for p in paths:
+        if not p.is_file():
+            raise FileNotFoundError(f"{p}: no such teacher file")
+    try:
+        roles = read_converter_pair(paths)
+        config, sd = teacher_pair_state(roles)
+    except ConvertError as e:
+        raise ValueError(str(e)) from e
+    config, mapping, synth, _, _ = load_published(sd, config=config)
+    if synth is None:
+        raise ValueError(f"{roles['converter-synthesis']['path']}: no teacher weights")
+    names = " + ".join(p.name for p in paths)
+    return Teacher(config, mapping, synth, None, None, f"{names} (converter pair)", {"published": names})
