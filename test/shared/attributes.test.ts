@@ -10,7 +10,7 @@ import {
   attributeQuery, attributesEntry, checkAttributes, parseAttributeOptions, parseAttributes, setModelAttributes, solveSmall,
 } from "../../src/shared/attributes.js";
 import { parseManifest } from "../../src/shared/manifest.js";
-import { canonicalKey, canonicalPath, parseFaceRequest } from "../../src/shared/params.js";
+import { canonicalKey, canonicalPath, parseFaceRequest, parseMorphRequest } from "../../src/shared/params.js";
 import { originPath } from "../../src/shared/contract.js";
 
 const REPO = join(import.meta.dirname, "../..");
@@ -81,7 +81,7 @@ describe("attribute options", () => {
     expect(canonicalKey(a, "m", "1")).toBe(canonicalKey(b, "m", "1"));
     expect(canonicalKey(a, "m", "1")).not.toBe(canonicalKey(plain, "m", "1"));
     expect(originPath(a)).toBe("/v1/face/a.png?size=64&psi=0.70&model=student&gender=female&expression=smile");
-    const m = parseFaceRequest("a~b.png", q("t=0.5&age_min=18"));
+    const m = parseMorphRequest("a/b.png", q("t=0.5&age_min=18"));
     expect(canonicalPath(m)).toMatch(/&t=0\.50&age_min=18$/);
     // The origin parses what the edge sends back into the same request.
     expect(parseFaceRequest("a.png", new URL(`http://x${originPath(a)}`).searchParams)).toEqual(a);
