@@ -22,12 +22,13 @@ export interface Browser {
   close(): Promise<void>;
 }
 
-export async function launch(opts: { webgpu?: boolean } = {}): Promise<Browser> {
+export async function launch(opts: { webgpu?: boolean; deviceScaleFactor?: number } = {}): Promise<Browser> {
   const profile = mkdtempSync(join(tmpdir(), "seedface-chromium-"));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
     viewport: { width: 1100, height: 900 },
+    ...(opts.deviceScaleFactor ? { deviceScaleFactor: opts.deviceScaleFactor } : {}),
     args: [
       "--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
       ...(opts.webgpu ? ["--enable-unsafe-webgpu"] : []),

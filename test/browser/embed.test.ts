@@ -335,3 +335,47 @@ describe("morph API", () => {
     expect(pixelStats(mid).std).toBeGreaterThan(2);
   });
 });
+
+describe("in Chromium on a HiDPI screen (devicePixelRatio 2)", () => {
+  let b: Browser;
+  beforeAll(async () => { b = await launch({ deviceScaleFactor: 2 }); });
+  afterAll(async () => b?.close());
+
+  it("<seed-face email=...> hashes the address in the page and asks for a versioned face of size x dpr pixels", async () => {
+    const url = hostPage("hidpi", `
+      <seed-face id="mail" email="  Alice@Example.COM " size="48" label="Alice"></seed-face>
+      <seed-face id="plain" seed="bob" size="40"></seed-face>`);
+    const page = await b.newPage();
+    const requests: string[] = [];
+    page.on("request", (r) => requests.push(r.url()));
+    await page.goto(url);
+    expect(await page.evaluate(() => devicePixelRatio)).toBe(2);
+    expect(await waitForFace(page, "#mail")).toBe("ready");
+    expect(await waitForFace(page, "#plain")).toBe("ready");
+
+    const imgOf = (sel: string) => page.evaluate(async (s) => {
+      const img = document.querySelector(s)!.shadowRoot!.querySelector("img")!;
+      await img.decode();
+      const box = img.getBoundingClientRect();
+      return { src: img.src, natural: [img.naturalWidth, img.naturalHeight], css: [box.width, box.height] };
+    }, sel);
+    const info = ((await (await fetch(`${w.url}/v1/models`)).json()) as { models: { id: string; version: string }[] }).models[0]!;
+    const hash = createHash("sha256").update("alice@example.com").digest("hex");
+
+    const mail = await imgOf("#mail");
+    const u = new URL(mail.src);
+    expect(u.pathname).toBe(`/v/${info.id}@${info.version}/face/${hash}.webp`);
+    expect(u.searchParams.get("size")).toBe("96");
+    expect(mail.natural).toEqual([96, 96]); // drawn at 2x ...
+    expect(mail.css).toEqual([48, 48]); // ... shown at the element's size in CSS pixels
+
+    const plain = await imgOf("#plain");
+    expect(new URL(plain.src).pathname).toBe(`/v/${info.id}@${info.version}/face/bob.webp`);
+    expect(new URL(plain.src).searchParams.get("size")).toBe("80");
+    expect(plain.natural).toEqual([80, 80]);
+
+    // The address never leaves the page: no request carries it, in any case or encoding.
+    for (const r of requests) expect(decodeURIComponent(r).toLowerCase(), r).not.toContain("alice@example.com");
+    expect(b.errors).toEqual([]);
+  });
+});
