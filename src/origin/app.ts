@@ -11,7 +11,7 @@ import { etagMatches, faceEtag, imageHeaders } from "../shared/http.js";
 import { studentLevels } from "../shared/manifest.js";
 import type { FaceRequest } from "../shared/params.js";
 import { SIZE_MAX, SIZE_MIN, canonicalKey, parseFacePath } from "../shared/params.js";
-import { makeBearerCheck } from "./auth.js";
+import { makeBearerCheck } from "../shared/bearer.js";
 import type { BatchInfo } from "./batcher.js";
 import { QueueFullError, RenderTimeoutError } from "./batcher.js";
 import type { BatchingRunner } from "./batching-runner.js";

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
-import { makeBearerCheck } from "../../src/origin/auth.js";
+import { makeBearerCheck } from "../../src/shared/bearer.js";
 import { MicroBatcher, QueueFullError, RenderTimeoutError } from "../../src/origin/batcher.js";
 import { ConfigError, loadConfig, parseBytes } from "../../src/origin/config.js";
 import { ByteLru } from "../../src/origin/lru.js";
