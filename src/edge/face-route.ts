@@ -15,7 +15,7 @@ import type { FaceRequest } from "../shared/params.js";
 import { canonicalKey, canonicalPath, parseFacePath } from "../shared/params.js";
 import { decodePngRgb } from "../shared/png-decode.js";
 import { installEdgeCodecs } from "./codec-wasm.js";
-import { Coalescer } from "./coalesce.js";
+import { Coalescer } from "../shared/coalesce.js";
 import type { EdgeConfig, Env } from "./config.js";
 import { edgeConfig } from "./config.js";
 import type { EdgeModel } from "./edge-model.js";
