@@ -6,8 +6,9 @@ import { errorResponse, HttpError } from "../shared/errors.js";
 import { ManifestError } from "../shared/manifest.js";
 import type { Env } from "./config.js";
 import { mountEmbedRoutes } from "./embed-routes.js";
-import { handleFace, requireModel } from "./face-route.js";
+import { handleFace } from "./face-route.js";
 import { healthRoute, modelsRoute } from "./info-routes.js";
+import { requireModel } from "./isolate.js";
 
 /** CORS preflight (hono/cors) for a route, plus the Allow header the preflight has always carried. */
 function preflight(allow: string): [MiddlewareHandler, MiddlewareHandler] {
