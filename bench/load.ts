@@ -15,11 +15,11 @@ import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
 import { PNG } from "pngjs";
-import { REPO } from "../test/helpers/worker.js";
-import { startHardenedWorker } from "../test/hardening/hardened-worker.js";
-import type { HardenedWorker } from "../test/hardening/hardened-worker.js";
-import { startOrigin, TOKEN } from "../test/origin/origin-process.js";
-import type { OriginProcess } from "../test/origin/origin-process.js";
+import { REPO } from "../harness/worker.js";
+import { startHardenedWorker } from "../harness/hardened-worker.js";
+import type { HardenedWorker } from "../harness/hardened-worker.js";
+import { startOrigin, TOKEN } from "../harness/origin.js";
+import type { OriginProcess } from "../harness/origin.js";
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);

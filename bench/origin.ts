@@ -16,7 +16,7 @@ import { resolveModelDir } from "../src/origin/config.js";
 import { makeNoiseBatchable } from "../src/origin/onnx-batch-noise.js";
 import { graphPerOutput } from "../src/shared/onnx-prune.js";
 import { sessionOptions } from "../src/origin/provider.js";
-import { ROOT, modelsWithTeacher, startOrigin } from "../test/origin/origin-process.js";
+import { ROOT, modelsWithTeacher, startOrigin } from "../harness/origin.js";
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);

@@ -4,7 +4,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { encodePng } from "../src/shared/png.js";
 import { decodePng, rgbOf } from "../test/helpers/png.js";
-import { REPO, startWorker } from "../test/helpers/worker.js";
+import { REPO, startWorker } from "../harness/worker.js";
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);

@@ -15,8 +15,8 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, 
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { networkFile, parseManifest } from "../src/shared/manifest.js";
-import type { WorkerHandle } from "../test/helpers/worker.js";
-import { REPO, startWorker } from "../test/helpers/worker.js";
+import type { WorkerHandle } from "../harness/worker.js";
+import { REPO, startWorker } from "../harness/worker.js";
 
 const args = process.argv.slice(2);
 const runsAt = args.indexOf("--runs");

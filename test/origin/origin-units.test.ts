@@ -13,7 +13,7 @@ import { makeNoiseBatchable } from "../../src/origin/onnx-batch-noise.js";
 import { graphOutputs, pruneToOutputs } from "../../src/shared/onnx-prune.js";
 import { resolveModelDir } from "../../src/origin/config.js";
 import { fullOutput, noiseInputs, parseManifest, wInput } from "../../src/shared/manifest.js";
-import { MODELS } from "./origin-process.js";
+import { MODELS } from "../../harness/origin.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

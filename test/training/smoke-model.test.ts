@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodePng, isNonBlank, rgbOf } from "../helpers/png.js";
-import { REPO, startWorker, type WorkerHandle } from "../helpers/worker.js";
+import { REPO, startWorker, type WorkerHandle } from "../../harness/worker.js";
 
 const FACES = resolve(REPO, "../shared/datasets/faces128");
 
