@@ -1,5 +1,6 @@
-// Process harness for the tests and the benchmarks (harness/): run the built worker (`npm run build` -> dist/, the `wrangler deploy --dry-run` output) in real
-// workerd via Miniflare, on a random local port, with the given vars and optional bindings. Returns its URL.
+// Process harness for the tests and the benchmarks: run the built worker (`npm run build` -> dist/, the `wrangler
+// deploy --dry-run` output) in real workerd via Miniflare, on a random local port, with the given vars and optional
+// bindings. Returns its URL.
 import { spawn } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { join, resolve } from "node:path";
