@@ -76,7 +76,7 @@ function variants(): { list: Variant[]; source: string } {
 function buildTree(): string {
   const tree = join(scratch, "build");
   mkdirSync(tree);
-  cpSync(join(REPO, "src"), join(tree, "src"), { recursive: true });
+  for (const d of ["src", "scripts"]) cpSync(join(REPO, d), join(tree, d), { recursive: true });
   for (const f of ["wrangler.toml", "package.json", "tsconfig.json"]) cpSync(join(REPO, f), join(tree, f));
   symlinkSync(join(REPO, "node_modules"), join(tree, "node_modules"));
   mkdirSync(join(tree, "dist-assets")); // wrangler.toml names an assets directory; the bench serves none
