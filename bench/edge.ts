@@ -5,7 +5,7 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { DIST, REPO, startWorker } from "../test/helpers/worker.js";
+import { DIST, REPO, startWorker } from "../harness/worker.js";
 
 const SIZES = (process.env.BENCH_SIZES ?? "16,32,64,96,128,256").split(",").map(Number);
 const COLD_RUNS = Number(process.env.BENCH_COLD_RUNS ?? 3);

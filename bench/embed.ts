@@ -21,10 +21,10 @@ import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { edgeDrawLevel, edgeFileBytes, parseManifest } from "../src/shared/manifest.js";
-import type { Browser } from "../test/browser/chromium.js";
-import { CHROMIUM, hostServer, launch } from "../test/browser/chromium.js";
-import { FFHQ, buildWithEmbed, hasFfhq, linkedModels } from "../test/helpers/embed-build.js";
-import { REPO, startWorker } from "../test/helpers/worker.js";
+import type { Browser } from "../harness/chromium.js";
+import { CHROMIUM, hostServer, launch } from "../harness/chromium.js";
+import { FFHQ, buildWithEmbed, hasFfhq, linkedModels } from "../harness/embed-build.js";
+import { REPO, startWorker } from "../harness/worker.js";
 import { embedSection, spliceSection } from "./report.js";
 
 const argv = process.argv.slice(2);

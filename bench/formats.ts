@@ -93,7 +93,7 @@ async function measure(format: Format, pixels: Uint8Array[], size: number): Prom
 async function redirectCost(): Promise<{ direct_p50_ms: number; redirect_p50_ms: number; runs: number } | null> {
   let w;
   try {
-    const { startWorker } = await import("../test/helpers/worker.js");
+    const { startWorker } = await import("../harness/worker.js");
     w = await startWorker();
   } catch (e) {
     process.stderr.write(`redirect measurement skipped (${e instanceof Error ? e.message.split("\n")[0] : e})\n`);

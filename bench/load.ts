@@ -15,16 +15,15 @@ import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
 import { PNG } from "pngjs";
-import { REPO } from "../test/helpers/worker.js";
-import { startHardenedWorker } from "../test/hardening/hardened-worker.js";
-import type { HardenedWorker } from "../test/hardening/hardened-worker.js";
-import { startOrigin, TOKEN } from "../test/origin/origin-process.js";
-import type { OriginProcess } from "../test/origin/origin-process.js";
+import { REPO } from "../harness/worker.js";
+import { startHardenedWorker } from "../harness/hardened-worker.js";
+import type { HardenedWorker } from "../harness/hardened-worker.js";
+import { startOrigin, TOKEN } from "../harness/origin.js";
+import type { OriginProcess } from "../harness/origin.js";
+import { flags } from "../harness/flags.js";
 
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : def;
-}
+const FLAGS = flags(["duration", "connections", "scenarios", "new-fraction", "pool"]);
+const arg = (name: keyof typeof FLAGS, def: string): string => FLAGS[name] ?? def;
 const DURATION = Number(arg("duration", "30"));
 const CONNECTIONS = Number(arg("connections", "200"));
 const SCENARIOS = arg("scenarios", "edge,origin,origin-killed").split(",");

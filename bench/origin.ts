@@ -16,12 +16,11 @@ import { resolveModelDir } from "../src/origin/config.js";
 import { makeNoiseBatchable } from "../src/origin/onnx-batch-noise.js";
 import { graphPerOutput } from "../src/shared/onnx-prune.js";
 import { sessionOptions } from "../src/origin/provider.js";
-import { ROOT, modelsWithTeacher, startOrigin } from "../test/origin/origin-process.js";
+import { ROOT, modelsWithTeacher, startOrigin } from "../harness/origin.js";
+import { flags } from "../harness/flags.js";
 
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : def;
-}
+const FLAGS = flags(["n", "concurrency", "reps", "threads", "ep", "models"]);
+const arg = (name: keyof typeof FLAGS, def: string): string => FLAGS[name] ?? def;
 const N = Number(arg("n", "24"));
 const CONC = Number(arg("concurrency", "8"));
 const REPS = Number(arg("reps", "40"));

@@ -4,12 +4,11 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { encodePng } from "../src/shared/png.js";
 import { decodePng, rgbOf } from "../test/helpers/png.js";
-import { REPO, startWorker } from "../test/helpers/worker.js";
+import { REPO, startWorker } from "../harness/worker.js";
+import { flags } from "../harness/flags.js";
 
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-};
+const FLAGS = flags(["size", "seeds"]);
+const arg = (name: keyof typeof FLAGS, fallback: number): number => Number(FLAGS[name] ?? fallback);
 const size = arg("size", 96), nSeeds = arg("seeds", 6);
 const psis = [0.3, 0.5, 0.6, 0.7, 0.8, 1.0];
 const seeds = Array.from({ length: nSeeds }, (_, i) => `psi-grid-${i}`);

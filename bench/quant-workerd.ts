@@ -15,8 +15,8 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, 
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { networkFile, parseManifest } from "../src/shared/manifest.js";
-import type { WorkerHandle } from "../test/helpers/worker.js";
-import { REPO, startWorker } from "../test/helpers/worker.js";
+import type { WorkerHandle } from "../harness/worker.js";
+import { REPO, startWorker } from "../harness/worker.js";
 
 const args = process.argv.slice(2);
 const runsAt = args.indexOf("--runs");
@@ -76,7 +76,7 @@ function variants(): { list: Variant[]; source: string } {
 function buildTree(): string {
   const tree = join(scratch, "build");
   mkdirSync(tree);
-  cpSync(join(REPO, "src"), join(tree, "src"), { recursive: true });
+  for (const d of ["src", "scripts"]) cpSync(join(REPO, d), join(tree, d), { recursive: true });
   for (const f of ["wrangler.toml", "package.json", "tsconfig.json"]) cpSync(join(REPO, f), join(tree, f));
   symlinkSync(join(REPO, "node_modules"), join(tree, "node_modules"));
   mkdirSync(join(tree, "dist-assets")); // wrangler.toml names an assets directory; the bench serves none

@@ -5,7 +5,7 @@ import { build } from "esbuild";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { gzipSync } from "node:zlib";
-import { copyChecked, modelAssetRel } from "../src/edge/build-assets.js";
+import { copyChecked, modelAssetRel } from "./build-assets.js";
 
 const root = resolve(dirname(new URL(import.meta.url).pathname), "..");
 const out = join(root, "dist-assets");
@@ -103,7 +103,7 @@ function copyModels(): void {
     return;
   }
   // What the browser loads: mapping and student in the edge's precisions (same faces as the edge; the same files
-  // the edge fetches from here when its weights are not bundled, see src/edge/gen-bundled-model.ts).
+  // the edge fetches from here when its weights are not bundled, see scripts/gen-bundled-model.ts).
   // The teacher stays on the origin.
   const edgeFile = (net: { files: Record<string, string>; edge_precision?: string }) => net.files[net.edge_precision ?? "fp32"] ?? net.files.fp32!;
   const attributes = (manifest as { attributes?: { file?: string } }).attributes?.file;

@@ -1,36 +1,41 @@
 // The edge worker's HTTP surface (Hono). Every error leaves as JSON {"error":{"code","message"}}.
 import { Hono } from "hono";
-import type { Context } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
+import { cors } from "hono/cors";
 import { errorResponse, HttpError } from "../shared/errors.js";
 import { ManifestError } from "../shared/manifest.js";
 import type { Env } from "./config.js";
 import { mountEmbedRoutes } from "./embed-routes.js";
-import { handleFace, requireModel } from "./face-route.js";
+import { handleFace } from "./face-route.js";
 import { healthRoute, modelsRoute } from "./info-routes.js";
+import { requireModel } from "./isolate.js";
+
+/** CORS preflight (hono/cors) for a route, plus the Allow header the preflight has always carried. */
+function preflight(allow: string): [MiddlewareHandler, MiddlewareHandler] {
+  const withAllow: MiddlewareHandler = async (c, next) => {
+    await next();
+    c.res.headers.set("allow", allow);
+  };
+  return [withAllow, cors({ origin: "*", allowMethods: allow.split(", "), allowHeaders: ["If-None-Match"], maxAge: 86400 })];
+}
 
 function methodNotAllowed(allow: string) {
-  return (c: Context) => {
-    if (c.req.method === "OPTIONS") {
-      return new Response(null, {
-        status: 204,
-        headers: {
-          allow,
-          "access-control-allow-origin": "*",
-          "access-control-allow-methods": allow,
-          "access-control-allow-headers": "If-None-Match",
-          "access-control-max-age": "86400",
-        },
-      });
-    }
-    return errorResponse(new HttpError(405, "method_not_allowed", `${c.req.method} is not allowed here; use ${allow}`, { allow }));
-  };
+  return (c: Context) =>
+    errorResponse(new HttpError(405, "method_not_allowed", `${c.req.method} is not allowed here; use ${allow}`, { allow }));
+}
+
+/** GET and HEAD on a route; OPTIONS is a CORS preflight; any other method is a JSON 405. */
+function only(app: Hono<{ Bindings: Env }>, allow: string, route: string): void {
+  const [withAllow, answer] = preflight(allow);
+  app.on("OPTIONS", route, withAllow, answer);
+  app.all(route, methodNotAllowed(allow));
 }
 
 export function createApp(): Hono<{ Bindings: Env }> {
   const app = new Hono<{ Bindings: Env }>();
   for (const route of ["/face/*", "/morph/*", "/avatar/*", "/v/*"]) {
     app.on(["GET", "HEAD"], route, handleFace);
-    app.all(route, methodNotAllowed("GET, HEAD, OPTIONS"));
+    only(app, "GET, HEAD, OPTIONS", route);
   }
   // The site's own icon: the face of "seedface", versioned (a browser follows the redirect for favicons).
   app.on(["GET", "HEAD"], "/favicon.ico", () => {
@@ -49,9 +54,9 @@ export function createApp(): Hono<{ Bindings: Env }> {
       headers: { "content-type": "text/plain; charset=utf-8", "cache-control": "public, max-age=86400" },
     }));
   app.on(["GET", "HEAD"], "/v1/models", modelsRoute);
-  app.all("/v1/models", methodNotAllowed("GET, HEAD"));
+  only(app, "GET, HEAD", "/v1/models");
   app.on(["GET", "HEAD"], "/healthz", healthRoute);
-  app.all("/healthz", methodNotAllowed("GET, HEAD"));
+  only(app, "GET, HEAD", "/healthz");
   mountEmbedRoutes(app);
 
   app.notFound((c) => errorResponse(new HttpError(404, "not_found", `no route for ${new URL(c.req.url).pathname}; faces are at /face/<seed>.<png|webp|jpg|avif>, /morph/<a>/<b>.<ext>, /avatar/<md5|sha256>`)));

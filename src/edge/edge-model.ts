@@ -7,11 +7,9 @@ import { modelLabel } from "../shared/contract.js";
 import { HttpError } from "../shared/errors.js";
 import type { ModelRunner, Tensor } from "../shared/face.js";
 import type { Level, Manifest } from "../shared/manifest.js";
-import { edgeFileBytes, edgeNetworkFile, foldsInt8Weights, parseManifest, sessionExtra, studentLevels } from "../shared/manifest.js";
+import { edgeFileBytes, edgeNetworkFile, foldsInt8Weights, sessionExtra, studentLevels } from "../shared/manifest.js";
 import { graphOutputs, pruneToOutputs } from "../shared/onnx-prune.js";
 import type { AssetFile } from "./bundled-model.generated.js";
-import { ASSET_FILES, BUNDLED_ATTRIBUTES, BUNDLED_ERROR, BUNDLED_FILES, BUNDLED_MANIFEST } from "./bundled-model.generated.js";
-import { parseAttributes, setModelAttributes } from "../shared/attributes.js";
 import type { GuardState, LiveSession } from "./memory-guard.js";
 import { baselineEstimate, sessionsToEvict } from "./memory-guard.js";
 import { createSession, ort, wasmMemoryBytes } from "./ort-runtime.js";
@@ -344,21 +342,4 @@ export class EdgeModel implements ModelRunner {
       done();
     }
   }
-}
-
-let cached: EdgeModel | null | undefined;
-
-/** Why the build has no model (null when it has one). */
-export function noModelReason(): string {
-  return BUNDLED_ERROR ?? "this build has no model";
-}
-
-/** The model of this isolate, or null when the build had none. Throws if its manifest is invalid. */
-export function edgeModel(): EdgeModel | null {
-  if (cached === undefined) {
-    cached = BUNDLED_MANIFEST === null ? null : new EdgeModel(parseManifest(BUNDLED_MANIFEST), BUNDLED_FILES, ASSET_FILES);
-    // The attribute directions were inlined (and checked against the manifest's sha256) at build time.
-    if (cached && BUNDLED_ATTRIBUTES) setModelAttributes(cached.manifest, parseAttributes(BUNDLED_ATTRIBUTES, cached.manifest.style_dim));
-  }
-  return cached;
 }

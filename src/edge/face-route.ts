@@ -16,13 +16,13 @@ import type { FaceRequest } from "../shared/params.js";
 import { canonicalKey, canonicalPath, parseFacePath } from "../shared/params.js";
 import { decodePngRgb } from "../shared/png-decode.js";
 import { installEdgeCodecs } from "./codec-wasm.js";
-import { Coalescer } from "./coalesce.js";
+import { Coalescer } from "../shared/coalesce.js";
 import type { EdgeConfig, Env } from "./config.js";
 import { edgeConfig } from "./config.js";
 import type { EdgeModel } from "./edge-model.js";
-import { edgeModel, noModelReason } from "./edge-model.js";
 import { getCachedFace, putCachedFace } from "./face-cache.js";
-import type { EdgeDraw, GuardState } from "./memory-guard.js";
+import { guardState, requireModel } from "./isolate.js";
+import type { EdgeDraw } from "./memory-guard.js";
 import { planRender } from "./memory-guard.js";
 import { fetchFromOrigin } from "./origin-client.js";
 import { wasmMemoryBytes } from "./ort-runtime.js";
@@ -38,16 +38,6 @@ interface Rendered {
 }
 
 const coalescer = new Coalescer<Rendered>();
-
-export function guardState(model: EdgeModel, cfg: EdgeConfig): GuardState {
-  return model.guardState(cfg.wasmBudgetBytes);
-}
-
-export function requireModel(): EdgeModel {
-  const model = edgeModel();
-  if (!model) throw new HttpError(503, "no_model", noModelReason(), { "retry-after": "300" });
-  return model;
-}
 
 function edgeVariant(model: EdgeModel, draw: EdgeDraw): string {
   if (draw.degraded) return `degraded-${draw.levelSize}-${model.variant}`;

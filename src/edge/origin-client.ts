@@ -1,7 +1,8 @@
 // Client for the GPU origin (contract: src/shared/contract.ts). Origins come from config only (ORIGIN_URL), never
 // from the request. The first origin is picked by seed hash (so each origin's cache stays warm), then fail over in
 // order; per origin one retry on a network error, a timeout, and a circuit breaker.
-import { bearer, HEADER_MODEL, HEADER_REQUEST_ID, originUrl } from "../shared/contract.js";
+import { bearer } from "../shared/bearer.js";
+import { HEADER_MODEL, HEADER_REQUEST_ID, originUrl } from "../shared/contract.js";
 import { HttpError, isErrorBody } from "../shared/errors.js";
 import type { FaceRequest } from "../shared/params.js";
 import { CircuitBreaker } from "./circuit-breaker.js";

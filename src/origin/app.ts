@@ -5,6 +5,7 @@ import type { Context } from "hono";
 import { CONTRACT_VERSION, HEADER_RENDER_MS, HEADER_REQUEST_ID, ORIGIN_API_PREFIX, ORIGIN_FACE_PREFIX, ORIGIN_HEALTH_PATH, ORIGIN_MORPH_PREFIX, modelLabel } from "../shared/contract.js";
 import { encodeImage } from "../shared/codecs.js";
 import { installNodeCodecs } from "../shared/codecs-node.js";
+import { Coalescer } from "../shared/coalesce.js";
 import { HttpError, errorResponse } from "../shared/errors.js";
 import { checkAttributes, modelAttributes } from "../shared/attributes.js";
 import { renderFacePixels } from "../shared/face.js";
@@ -12,7 +13,7 @@ import { etagMatches, faceEtag, imageHeaders } from "../shared/http.js";
 import { studentLevels } from "../shared/manifest.js";
 import type { FaceRequest } from "../shared/params.js";
 import { SIZE_MAX, SIZE_MIN, canonicalKey, parseFacePath } from "../shared/params.js";
-import { makeBearerCheck } from "./auth.js";
+import { makeBearerCheck } from "../shared/bearer.js";
 import type { BatchInfo } from "./batcher.js";
 import { QueueFullError, RenderTimeoutError } from "./batcher.js";
 import type { BatchingRunner } from "./batching-runner.js";
@@ -44,7 +45,7 @@ export function createOriginApp(cfg: OriginConfig, model: LoadedModel, runner: B
   installNodeCodecs();
   const state: OriginState = { draining: false, inflight: 0 };
   const lru = new ByteLru(cfg.lruBytes);
-  const rendering = new Map<string, Promise<Rendered>>();
+  const rendering = new Coalescer<Rendered>();
   let admitted = 0;
   const authorized = makeBearerCheck(cfg.token);
   const app = new Hono();
@@ -164,19 +165,14 @@ export function createOriginApp(cfg: OriginConfig, model: LoadedModel, runner: B
 
   /** One render per key at a time; the bounded queue counts distinct renders in flight. */
   function renderOnce(req: FaceRequest, key: string): Promise<Rendered> {
-    const pending = rendering.get(key);
-    if (pending) return pending;
-    if (state.draining) throw busy("shutting_down", "the origin is shutting down; retry on another origin");
-    if (admitted >= cfg.maxQueue) {
-      throw busy("overloaded", `the origin's render queue is full (${cfg.maxQueue}); retry after ${cfg.retryAfterS} s`);
-    }
-    admitted++;
-    const p = render(req, key).finally(() => {
-      admitted--;
-      rendering.delete(key);
-    });
-    rendering.set(key, p);
-    return p;
+    return rendering.run(key, () => {
+      if (state.draining) throw busy("shutting_down", "the origin is shutting down; retry on another origin");
+      if (admitted >= cfg.maxQueue) {
+        throw busy("overloaded", `the origin's render queue is full (${cfg.maxQueue}); retry after ${cfg.retryAfterS} s`);
+      }
+      admitted++;
+      return render(req, key).finally(() => admitted--);
+    }).promise;
   }
 
   const face = async (c: Context) => {

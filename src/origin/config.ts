@@ -2,6 +2,7 @@
 // Every option is documented in docs/origin.md.
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
 
 export type EpChoice = "auto" | "cuda" | "cpu";
 
@@ -61,20 +62,23 @@ const OPTIONS = {
 
 type Key = keyof typeof OPTIONS;
 
+/** The flags (util.parseArgs: --name value or --name=value, every one a string); a malformed command line is a ConfigError. */
 function parseFlags(argv: string[]): Map<string, string> {
-  const known = new Set(Object.values(OPTIONS).map((o) => o.flag));
-  const out = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (!a.startsWith("--")) throw new ConfigError(`unexpected argument "${a}"`);
-    const eq = a.indexOf("=");
-    const name = eq >= 0 ? a.slice(2, eq) : a.slice(2);
-    if (!known.has(name)) throw new ConfigError(`unknown flag --${name} (known: ${[...known].map((k) => "--" + k).join(", ")})`);
-    let value: string | undefined = eq >= 0 ? a.slice(eq + 1) : argv[++i];
-    if (value === undefined) throw new ConfigError(`--${name} needs a value`);
-    out.set(name, value);
+  const flags = Object.values(OPTIONS).map((o) => o.flag);
+  const options = Object.fromEntries(flags.map((f) => [f, { type: "string" as const }]));
+  try {
+    const { values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false });
+    return new Map(Object.entries(values).filter((e): e is [string, string] => typeof e[1] === "string"));
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    const arg = /'([^']*)'/.exec(e instanceof Error ? e.message : "")?.[1] ?? "";
+    if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
+      throw new ConfigError(`unknown flag ${arg} (known: ${flags.map((k) => "--" + k).join(", ")})`);
+    }
+    if (code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL") throw new ConfigError(`unexpected argument "${arg}"`);
+    if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") throw new ConfigError(`${arg.split(" ")[0]} needs a value`);
+    throw e;
   }
-  return out;
 }
 
 function int(name: string, v: string, min: number, max: number): number {

@@ -1,47 +1,34 @@
-// Bounded in-memory LRU of rendered PNGs, bounded by total bytes rather than entry count.
+// Bounded in-memory LRU of rendered PNGs, bounded by total bytes rather than entry count: lru-cache with a size
+// per entry, plus the hit/miss counters /v1/healthz reports. An entry larger than the bound is not stored.
+import { LRUCache } from "lru-cache";
 
 export class ByteLru {
-  private readonly map = new Map<string, Uint8Array>();
-  private used = 0;
+  /** null when the bound is 0 (--lru-bytes 0: no LRU); lru-cache needs a positive maxSize. */
+  private readonly cache: LRUCache<string, Uint8Array> | null;
   hits = 0;
   misses = 0;
 
-  constructor(readonly maxBytes: number) {}
+  constructor(readonly maxBytes: number) {
+    // lru-cache wants sizes of at least 1; an empty entry counts as one byte.
+    this.cache = maxBytes > 0 ? new LRUCache({ maxSize: maxBytes, sizeCalculation: (v) => Math.max(1, v.byteLength) }) : null;
+  }
 
   get(key: string): Uint8Array | undefined {
-    const v = this.map.get(key);
-    if (v === undefined) {
-      this.misses++;
-      return undefined;
-    }
-    // Re-insert to mark as most recently used (Map keeps insertion order).
-    this.map.delete(key);
-    this.map.set(key, v);
-    this.hits++;
+    const v = this.cache?.get(key);
+    if (v === undefined) this.misses++;
+    else this.hits++;
     return v;
   }
 
   set(key: string, value: Uint8Array): void {
-    const old = this.map.get(key);
-    if (old !== undefined) {
-      this.map.delete(key);
-      this.used -= old.byteLength;
-    }
-    if (value.byteLength > this.maxBytes) return;
-    this.map.set(key, value);
-    this.used += value.byteLength;
-    for (const [k, v] of this.map) {
-      if (this.used <= this.maxBytes) break;
-      this.map.delete(k);
-      this.used -= v.byteLength;
-    }
+    this.cache?.set(key, value);
   }
 
   get bytes(): number {
-    return this.used;
+    return this.cache?.calculatedSize ?? 0;
   }
 
   get size(): number {
-    return this.map.size;
+    return this.cache?.size ?? 0;
   }
 }

@@ -46,25 +46,6 @@ export function originUrl(base: string, req: FaceRequest): string {
   return base.replace(/\/+$/, "") + originPath(req);
 }
 
-export function bearer(token: string): string {
-  return `Bearer ${token}`;
-}
-
-/** Token from an Authorization header, or null. */
-export function parseBearer(header: string | null | undefined): string | null {
-  if (!header) return null;
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-  return m ? m[1]! : null;
-}
-
-/** Constant-time comparison of two tokens (length leaks, content does not). */
-export function tokensEqual(a: string, b: string): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
-  return diff === 0;
-}
-
 /** "<id>@<version>/<network>-<precision>", the X-Face-Model value. */
 export function modelLabel(id: string, version: string, network: string, precision: string): string {
   return `${id}@${version}/${network}-${precision}`;

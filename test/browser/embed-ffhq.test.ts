@@ -12,12 +12,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Manifest } from "../../src/shared/manifest.js";
 import { edgeDrawLevel, edgeNetworkFile, parseManifest } from "../../src/shared/manifest.js";
 import { pruneToOutputs } from "../../src/shared/onnx-prune.js";
-import { FFHQ, buildWithEmbed, hasFfhq, linkedModels } from "../helpers/embed-build.js";
+import { FFHQ, buildWithEmbed, hasFfhq, linkedModels } from "../../harness/embed-build.js";
 import { decodePng, isNonBlank, psnr, rgbOf } from "../helpers/png.js";
-import type { WorkerHandle } from "../helpers/worker.js";
-import { startWorker } from "../helpers/worker.js";
-import type { Browser, FacePixels } from "./chromium.js";
-import { facePixels, hostServer, launch, waitForFace } from "./chromium.js";
+import type { WorkerHandle } from "../../harness/worker.js";
+import { startWorker } from "../../harness/worker.js";
+import type { Browser, FacePixels } from "../../harness/chromium.js";
+import { facePixels, hostServer, launch, waitForFace } from "../../harness/chromium.js";
 
 /** A size the edge draws from a small level (fast enough for WASM in the test browser). */
 const SMALL = 32;

@@ -13,8 +13,8 @@ import { gradient, startFakeOrigin } from "../helpers/fake-origin.js";
 import type { TestModel } from "../helpers/model-dir.js";
 import { hasFaces64, teacherlessServingModel } from "../helpers/model-dir.js";
 import { decodePng, isNonBlank, rgbOf } from "../helpers/png.js";
-import type { WorkerHandle } from "../helpers/worker.js";
-import { buildWorker, startWorker } from "../helpers/worker.js";
+import type { WorkerHandle } from "../../harness/worker.js";
+import { buildWorker, startWorker } from "../../harness/worker.js";
 
 let tmp: string;
 let model: TestModel;

@@ -2,10 +2,10 @@
 // for ffhq, options in the cache key and ETag (equivalent orders share one entry), and the face moves.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { attributesEntry } from "../../src/shared/attributes.js";
-import { modelManifest } from "../helpers/models.js";
+import { modelManifest } from "../../harness/models.js";
 import { decodePng } from "../helpers/png.js";
-import type { WorkerHandle } from "../helpers/worker.js";
-import { startWorker } from "../helpers/worker.js";
+import type { WorkerHandle } from "../../harness/worker.js";
+import { startWorker } from "../../harness/worker.js";
 
 let w: WorkerHandle;
 const hasDirections = attributesEntry(modelManifest()) !== null;

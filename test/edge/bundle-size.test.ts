@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import { DIST, REPO } from "../helpers/worker.js";
+import { DIST, REPO } from "../../harness/worker.js";
 
 const LIMIT = 10 * 1024 * 1024;
 

@@ -16,8 +16,8 @@ import { installNodeCodecs } from "../../src/shared/codecs-node.js";
 import { parseFaceRequest, parseMorphRequest } from "../../src/shared/params.js";
 import { encodePng } from "../../src/shared/png.js";
 import { decodePng, psnr, rgbOf } from "../helpers/png.js";
-import type { WorkerHandle } from "../helpers/worker.js";
-import { REPO, startWorker } from "../helpers/worker.js";
+import type { WorkerHandle } from "../../harness/worker.js";
+import { REPO, startWorker } from "../../harness/worker.js";
 
 type Ort = typeof ortWeb | typeof ortNode;
 // The models root the worker was built from (SEEDFACE_MODELS_DIR, as for `npm run build`), default ./models.

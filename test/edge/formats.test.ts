@@ -1,4 +1,4 @@
-// Issue 13 in workerd (the built worker, test/helpers/worker.ts): every format decoded by an independent decoder
+// Issue 13 in workerd (the built worker, harness/worker.ts): every format decoded by an independent decoder
 // (sharp/libvips), Accept negotiation and Vary, versioned vs unversioned caching headers and 304s, the morph route,
 // the Gravatar paths and parameters, favicon/robots, and the e-mail hashing helper of /embed.js.
 import { createHash } from "node:crypto";
@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hashEmail, normalizeEmail } from "../../src/embed/hash.js";
 import { negotiateFormat } from "../../src/shared/formats.js";
 import { decodeAny, decodePng, psnr, rgbOf } from "../helpers/png.js";
-import type { WorkerHandle } from "../helpers/worker.js";
-import { fetchIdempotent, REPO, startWorker } from "../helpers/worker.js";
+import type { WorkerHandle } from "../../harness/worker.js";
+import { fetchIdempotent, REPO, startWorker } from "../../harness/worker.js";
 
 let w: WorkerHandle;
 let id = "";

@@ -1,17 +1,17 @@
 // Origin fallback against a real second server process speaking the contract (test/helpers/fake-origin.ts). Most
 // of it goes through model=teacher (always drawn by the origin), so that part runs on an edge built for a model with
-// a teacher (faces64 while the default model, FFHQ, has none: test/helpers/models.ts edgeWithTeacher); the cache
+// a teacher (faces64 while the default model, FFHQ, has none: harness/models.ts edgeWithTeacher); the cache
 // tier and rate limiting run on the repository's build (the default model).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CACHE_HOST } from "../../src/edge/face-cache.js";
 import { canonicalKey, parseFaceRequest } from "../../src/shared/params.js";
 import { decodePng, isNonBlank, rgbOf } from "../helpers/png.js";
-import type { EdgeBuild } from "../helpers/models.js";
-import { edgeWithTeacher } from "../helpers/models.js";
+import type { EdgeBuild } from "../../harness/models.js";
+import { edgeWithTeacher } from "../../harness/models.js";
 import type { FakeOrigin } from "../helpers/fake-origin.js";
 import { deadUrl, gradient, startFakeOrigin } from "../helpers/fake-origin.js";
-import type { WorkerHandle } from "../helpers/worker.js";
-import { startWorker } from "../helpers/worker.js";
+import type { WorkerHandle } from "../../harness/worker.js";
+import { startWorker } from "../../harness/worker.js";
 
 const TOKEN = "s3cret-token";
 let origin: FakeOrigin;

@@ -4,7 +4,7 @@ import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { CircuitBreaker } from "../../src/edge/circuit-breaker.js";
 import { parseOrigins } from "../../src/edge/config.js";
-import { Coalescer } from "../../src/edge/coalesce.js";
+import { Coalescer } from "../../src/shared/coalesce.js";
 import { ACTIVATION_FACTOR, levelNeed, planRender, sessionNeed, sessionsToEvict } from "../../src/edge/memory-guard.js";
 import { originOrder } from "../../src/edge/origin-client.js";
 import type { Manifest } from "../../src/shared/manifest.js";

@@ -5,10 +5,10 @@ import sharp from "sharp";
 import { edgeMaxSize, levelForSize } from "../../src/shared/manifest.js";
 import { SIZE_MAX, SIZE_MIN } from "../../src/shared/params.js";
 import { encodePng } from "../../src/shared/png.js";
-import { modelManifest } from "../helpers/models.js";
+import { modelManifest } from "../../harness/models.js";
 import { decodePng, isNonBlank, rgbOf } from "../helpers/png.js";
-import type { WorkerHandle } from "../helpers/worker.js";
-import { fetchIdempotent, startWorker } from "../helpers/worker.js";
+import type { WorkerHandle } from "../../harness/worker.js";
+import { fetchIdempotent, startWorker } from "../../harness/worker.js";
 
 let w: WorkerHandle;
 let info: {

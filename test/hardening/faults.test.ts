@@ -2,15 +2,15 @@
 // broken R2 binding: the edge always answers (degraded where it can, 503 JSON + Retry-After where it cannot),
 // never serves or keeps bad bytes, keeps degraded faces only briefly, and recovers by itself. Teacher faces are what
 // the edge always asks the origin for, so the worker is built for a model with a teacher (faces64 while the default
-// model, FFHQ, has none: test/helpers/models.ts edgeWithTeacher).
+// model, FFHQ, has none: harness/models.ts edgeWithTeacher).
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { EdgeBuild } from "../helpers/models.js";
-import { edgeWithTeacher } from "../helpers/models.js";
+import type { EdgeBuild } from "../../harness/models.js";
+import { edgeWithTeacher } from "../../harness/models.js";
 import { decodePng, isNonBlank, rgbOf } from "../helpers/png.js";
 import type { Fault, FaultyOrigin } from "./faulty-origin.js";
 import { startFaultyOrigin } from "./faulty-origin.js";
-import type { HardenedWorker } from "./hardened-worker.js";
-import { hit, jsonError, startHardenedWorker } from "./hardened-worker.js";
+import type { HardenedWorker } from "../../harness/hardened-worker.js";
+import { hit, jsonError, startHardenedWorker } from "../../harness/hardened-worker.js";
 
 const TOKEN = "faults-token-7f3a9c";
 /** A size above the edge model's resolution: the origin draws it when one is configured (set in beforeAll). */

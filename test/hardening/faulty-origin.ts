@@ -5,7 +5,8 @@
 import { createServer } from "node:http";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import { ORIGIN_API_PREFIX, parseBearer } from "../../src/shared/contract.js";
+import { makeBearerCheck } from "../../src/shared/bearer.js";
+import { ORIGIN_API_PREFIX } from "../../src/shared/contract.js";
 import { HttpError } from "../../src/shared/errors.js";
 import { parseFacePath } from "../../src/shared/params.js";
 import { encodePng } from "../../src/shared/png.js";
@@ -59,7 +60,7 @@ export async function startFaultyOrigin(token: string): Promise<FaultyOrigin> {
 
   async function handle(req: IncomingMessage, res: ServerResponse) {
     state.requests.push({ path: req.url ?? "", auth: req.headers.authorization, host: req.headers.host });
-    if (parseBearer(req.headers.authorization) !== token) return json(res, 401, "unauthorized", "missing or wrong bearer token");
+    if (!makeBearerCheck(token)(req.headers.authorization)) return json(res, 401, "unauthorized", "missing or wrong bearer token");
     const url = new URL(req.url ?? "/", "http://origin");
     let face;
     try {

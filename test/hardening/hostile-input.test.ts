@@ -6,9 +6,9 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeAny, decodePng, isNonBlank } from "../helpers/png.js";
-import { fetchIdempotent } from "../helpers/worker.js";
-import type { HardenedWorker } from "./hardened-worker.js";
-import { hit, jsonError, startHardenedWorker } from "./hardened-worker.js";
+import { fetchIdempotent } from "../../harness/worker.js";
+import type { HardenedWorker } from "../../harness/hardened-worker.js";
+import { hit, jsonError, startHardenedWorker } from "../../harness/hardened-worker.js";
 
 let w: HardenedWorker;
 beforeAll(async () => {
@@ -25,7 +25,7 @@ const ALLOWED = new Set([200, 304, 400, 404, 405]);
 
 /** Checks one answer; returns a description of what is wrong, or null. */
 async function problem(r: Req): Promise<string | null> {
-  // A connection workerd closed as it was reused is retried once (test/helpers/worker.ts); a crash still fails.
+  // A connection workerd closed as it was reused is retried once (harness/worker.ts); a crash still fails.
   const res = await fetchIdempotent(w.url + r.path, { method: r.method }, { anyMethod: true });
   const bytes = new Uint8Array(await res.arrayBuffer());
   const s = res.status;

@@ -3,7 +3,8 @@
 // by its own suite). Switch `mode` to make it fail in the ways an origin fails.
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { ORIGIN_API_PREFIX, parseBearer } from "../../src/shared/contract.js";
+import { makeBearerCheck } from "../../src/shared/bearer.js";
+import { ORIGIN_API_PREFIX } from "../../src/shared/contract.js";
 import { HttpError } from "../../src/shared/errors.js";
 import { parseFacePath } from "../../src/shared/params.js";
 import { encodePng } from "../../src/shared/png.js";
@@ -39,7 +40,7 @@ export async function startFakeOrigin(token?: string): Promise<FakeOrigin> {
       res.writeHead(status, { "content-type": "application/json" });
       res.end(JSON.stringify({ error: { code, message } }));
     };
-    if (token && parseBearer(req.headers.authorization) !== token) return json(401, "unauthorized", "bad token");
+    if (token && !makeBearerCheck(token)(req.headers.authorization)) return json(401, "unauthorized", "bad token");
     if (state.mode === "hang") return; // never answers
     if (state.mode === "error500") return json(500, "internal", "boom");
     if (state.mode === "reject400") return json(400, "bad_seed", "the origin refuses this seed");

@@ -3,7 +3,7 @@
 // weights, per-level sessions, level choice and size limit can be tested before a large model exists.
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { REPO } from "./worker.js";
+import { REPO } from "../../harness/worker.js";
 
 export const FACES64 = join(REPO, "models/faces64");
 

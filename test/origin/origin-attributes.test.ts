@@ -2,9 +2,9 @@
 // weights), answers what the edge forwards in the canonical query, and refuses what the model cannot do.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { attributesEntry } from "../../src/shared/attributes.js";
-import { modelManifest } from "../helpers/models.js";
-import type { OriginProcess } from "./origin-process.js";
-import { startOrigin } from "./origin-process.js";
+import { modelManifest } from "../../harness/models.js";
+import type { OriginProcess } from "../../harness/origin.js";
+import { startOrigin } from "../../harness/origin.js";
 
 let origin: OriginProcess;
 const hasDirections = attributesEntry(modelManifest()) !== null;

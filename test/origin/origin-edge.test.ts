@@ -1,4 +1,4 @@
-// The origin together with the real edge worker (workerd via Miniflare, test/helpers/worker.ts; needs `npm run
+// The origin together with the real edge worker (workerd via Miniflare, harness/worker.ts; needs `npm run
 // build`), as two pairs that each run edge and origin on the same model:
 // - the default model (FFHQ 1024): the repository's build (mapping and student at the manifest's edge_precision,
 //   weights from the static assets) and the origin on the default model (fp32): the same seed gives the same face
@@ -9,14 +9,14 @@
 //   and the degraded path once the origin is gone.
 import { PNG } from "pngjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { WorkerHandle } from "../helpers/worker.js";
-import { startWorker } from "../helpers/worker.js";
-import { modelManifest } from "../helpers/models.js";
+import type { WorkerHandle } from "../../harness/worker.js";
+import { startWorker } from "../../harness/worker.js";
+import { modelManifest } from "../../harness/models.js";
 import { originOrder } from "../../src/edge/origin-client.js";
 import { edgeMaxSize, levelForSize } from "../../src/shared/manifest.js";
 import { parseFaceRequest } from "../../src/shared/params.js";
-import type { OriginProcess } from "./origin-process.js";
-import { TOKEN, startOrigin, startTeacherOrigin, teacherEdge } from "./origin-process.js";
+import type { OriginProcess } from "../../harness/origin.js";
+import { TOKEN, startOrigin, startTeacherOrigin, teacherEdge } from "../../harness/origin.js";
 
 interface EdgeInfo {
   id: string;

@@ -3,9 +3,9 @@
 // teacher (faces64 while the default model, FFHQ, has none).
 import { PNG } from "pngjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { modelManifest } from "../helpers/models.js";
-import type { OriginProcess } from "./origin-process.js";
-import { startOrigin, startTeacherOrigin } from "./origin-process.js";
+import { modelManifest } from "../../harness/models.js";
+import type { OriginProcess } from "../../harness/origin.js";
+import { startOrigin, startTeacherOrigin } from "../../harness/origin.js";
 
 let origin: OriginProcess;
 

@@ -6,8 +6,8 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { PNG } from "pngjs";
 import { describe, expect, it } from "vitest";
-import { modelManifest } from "../helpers/models.js";
-import { modelsWithTeacher, ROOT, startOrigin } from "./origin-process.js";
+import { modelManifest } from "../../harness/models.js";
+import { modelsWithTeacher, ROOT, startOrigin } from "../../harness/origin.js";
 
 const SEEDS = ["ada", "bea", "cy", "dot", "eve", "fay"];
 

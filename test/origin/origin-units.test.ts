@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
-import { makeBearerCheck } from "../../src/origin/auth.js";
+import { makeBearerCheck } from "../../src/shared/bearer.js";
 import { MicroBatcher, QueueFullError, RenderTimeoutError } from "../../src/origin/batcher.js";
 import { ConfigError, loadConfig, parseBytes } from "../../src/origin/config.js";
 import { ByteLru } from "../../src/origin/lru.js";
@@ -13,7 +13,7 @@ import { makeNoiseBatchable } from "../../src/origin/onnx-batch-noise.js";
 import { graphOutputs, pruneToOutputs } from "../../src/shared/onnx-prune.js";
 import { resolveModelDir } from "../../src/origin/config.js";
 import { fullOutput, noiseInputs, parseManifest, wInput } from "../../src/shared/manifest.js";
-import { MODELS } from "./origin-process.js";
+import { MODELS } from "../../harness/origin.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

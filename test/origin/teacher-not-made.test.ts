@@ -6,8 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FACES64, hasFaces64 } from "../helpers/model-dir.js";
-import type { OriginProcess } from "./origin-process.js";
-import { startOrigin } from "./origin-process.js";
+import type { OriginProcess } from "../../harness/origin.js";
+import { startOrigin } from "../../harness/origin.js";
 
 let tmp: string;
 let origin: OriginProcess;

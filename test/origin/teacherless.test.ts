@@ -6,8 +6,8 @@ import { join } from "node:path";
 import { PNG } from "pngjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hasFaces64, teacherlessServingModel } from "../helpers/model-dir.js";
-import type { OriginProcess } from "./origin-process.js";
-import { startOrigin } from "./origin-process.js";
+import type { OriginProcess } from "../../harness/origin.js";
+import { startOrigin } from "../../harness/origin.js";
 
 let tmp: string;
 let origin: OriginProcess;

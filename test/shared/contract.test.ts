@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { bearer, originPath, originUrl, parseBearer, tokensEqual } from "../../src/shared/contract.js";
+import { bearer, parseBearer, tokensEqual } from "../../src/shared/bearer.js";
+import { originPath, originUrl } from "../../src/shared/contract.js";
 import { morphInputs } from "../../src/shared/face.js";
 import { etagMatches, faceEtag, imageHeaders, serverTiming } from "../../src/shared/http.js";
 import { parseFacePath, parseFaceRequest, parseMorphRequest } from "../../src/shared/params.js";

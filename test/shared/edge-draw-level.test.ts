@@ -8,7 +8,7 @@ import type { Manifest } from "../../src/shared/manifest.js";
 import { edgeDrawLevel, parseManifest } from "../../src/shared/manifest.js";
 import { SIZE_MAX, SIZE_MIN } from "../../src/shared/params.js";
 import { FACES64, TEST_SERVING } from "../helpers/model-dir.js";
-import { REPO } from "../helpers/worker.js";
+import { REPO } from "../../harness/worker.js";
 
 function manifestAt(dir: string): Manifest | null {
   const p = join(dir, "manifest.json");

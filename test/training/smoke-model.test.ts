@@ -3,38 +3,17 @@
 // then built on it by wrangler (as `npm run build` does, SEEDFACE_MODELS_DIR pointing at the smoke models) and run
 // in workerd, and must serve faces from it.
 //
-// The build runs in a temporary copy of the worker's sources: the build step writes src/edge/bundled-model.generated.ts,
-// and the repository's copy (and dist/) must keep naming the default model for the other suites.
-import { spawn } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+// The build runs in a temporary copy of the worker's sources (harness/worker.ts buildWorker): the build step writes
+// src/edge/bundled-model.generated.ts, and the repository's copy (and dist/) must keep naming the default model for
+// the other suites.
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodePng, isNonBlank, rgbOf } from "../helpers/png.js";
-import { REPO, startWorker, type WorkerHandle } from "../helpers/worker.js";
+import { buildWorker, REPO, sh, startWorker, type WorkerHandle } from "../../harness/worker.js";
 
 const FACES = resolve(REPO, "../shared/datasets/faces128");
-
-function sh(cmd: string, args: string[], opts: { cwd: string; env?: Record<string, string> }): Promise<string> {
-  return new Promise((ok, fail) => {
-    const p = spawn(cmd, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ["ignore", "pipe", "pipe"] });
-    let log = "";
-    p.stdout.on("data", (d) => (log += d));
-    p.stderr.on("data", (d) => (log += d));
-    p.on("error", fail);
-    p.on("close", (code) => (code === 0 ? ok(log) : fail(new Error(`${cmd} ${args.join(" ")} exited ${code}:\n${log.slice(-4000)}`))));
-  });
-}
-
-/** Copy of what `wrangler deploy --dry-run` reads, node_modules linked; the generated module is rebuilt there. */
-function workerSourceCopy(dir: string): string {
-  mkdirSync(dir, { recursive: true });
-  for (const f of ["src", "wasm", "wrangler.toml", "package.json", "tsconfig.json"]) cpSync(join(REPO, f), join(dir, f), { recursive: true });
-  rmSync(join(dir, "src/edge/bundled-model.generated.ts"), { force: true });
-  symlinkSync(join(REPO, "node_modules"), join(dir, "node_modules"));
-  mkdirSync(join(dir, "dist-assets"));
-  return dir;
-}
 
 describe.skipIf(!existsSync(FACES))("the smoke-trained model in the edge worker", () => {
   let tmp: string;
@@ -49,13 +28,9 @@ describe.skipIf(!existsSync(FACES))("the smoke-trained model in the edge worker"
     manifest = JSON.parse(readFileSync(join(models, "smoke", "manifest.json"), "utf8"));
     writeFileSync(join(models, "default.json"), JSON.stringify({ default: "smoke" }));
 
-    const build = workerSourceCopy(join(tmp, "build"));
-    const log = await sh(join(build, "node_modules/.bin/wrangler"), ["deploy", "--dry-run", "--outdir", join(build, "dist")], {
-      cwd: build,
-      env: { SEEDFACE_MODELS_DIR: models, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
-    });
+    const { dist, log } = await buildWorker(join(tmp, "build"), models);
     expect(log).toContain("bundling model smoke@");
-    w = await startWorker({ distDir: join(build, "dist"), assetsDir: null });
+    w = await startWorker({ distDir: dist, assetsDir: null });
   }, 900_000);
 
   afterAll(async () => {

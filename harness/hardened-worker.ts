@@ -1,4 +1,4 @@
-// Starts the built worker (dist/) in real workerd via Miniflare like test/helpers/worker.ts, plus what the
+// Starts the built worker (dist/) in real workerd via Miniflare like harness/worker.ts, plus what the
 // hardening tests need: workerd's stdout/stderr captured (to search logs for secrets), an R2 binding that throws
 // on every call (R2 unavailable), and the Workers Rate Limiting binding MISS_LIMITER.
 import { existsSync, readFileSync } from "node:fs";
@@ -6,7 +6,7 @@ import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { connect } from "node:net";
 import { Miniflare } from "miniflare";
-import { DIST, distModules, REPO } from "../helpers/worker.js";
+import { DIST, distModules, REPO } from "./worker.js";
 
 export interface HardenedOptions {
   vars?: Record<string, string>;
@@ -14,7 +14,7 @@ export interface HardenedOptions {
   r2?: "ok" | "broken";
   /** MISS_LIMITER with this many misses per client per 60 s. */
   missLimit?: number;
-  /** Another build's dry-run output (e.g. test/helpers/models.ts faces64Edge) instead of dist/. */
+  /** Another build's dry-run output (e.g. harness/models.ts faces64Edge) instead of dist/. */
   distDir?: string;
   /** Its static assets directory (default: dist-assets/ when it exists; null for none). */
   assetsDir?: string | null;

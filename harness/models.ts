@@ -6,8 +6,8 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
-import { edgeNetworkFile, parseManifest } from "../../src/shared/manifest.js";
-import type { Manifest } from "../../src/shared/manifest.js";
+import { edgeNetworkFile, parseManifest } from "../src/shared/manifest.js";
+import type { Manifest } from "../src/shared/manifest.js";
 import { buildWorker, DIST, REPO } from "./worker.js";
 
 /** The repository's models root (what `npm run build` bundles). */
@@ -80,6 +80,7 @@ function buildKey(root: string): string {
     }
   };
   walk(join(REPO, "src"));
+  walk(join(REPO, "scripts")); // the build step (scripts/gen-bundled-model.ts)
   for (const f of ["wrangler.toml", "package.json", "tsconfig.json"]) h.update(f).update(readFileSync(join(REPO, f)));
   const id = defaultModelId(root);
   const dir = join(root, id);
@@ -151,7 +152,7 @@ export function faces64Edge(): Promise<EdgeBuild> {
 /**
  * An edge build whose model has a teacher network (model=teacher goes to the origin, and its failures to the edge's
  * degraded paths): the repository's build when the default model has one, else faces64's. For fake or faulty
- * origins; against the real origin, pair test/origin/origin-process.ts startTeacherOrigin with teacherEdge.
+ * origins; against the real origin, pair harness/origin.ts startTeacherOrigin with teacherEdge.
  */
 export function edgeWithTeacher(): Promise<EdgeBuild> {
   return modelManifest().networks.teacher ? edgeBuildFor(MODELS) : faces64Edge();

@@ -1,5 +1,5 @@
 // Build-time (Node only, never bundled into the worker): where a model's files go under dist-assets/, shared by
-// scripts/build-embed.ts (the browser's copy) and src/edge/gen-bundled-model.ts (the edge's weights when they are too
+// scripts/build-embed.ts (the browser's copy) and scripts/gen-bundled-model.ts (the edge's weights when they are too
 // large to bundle). Both use one versioned folder, embed/models/<id>/<version>-<manifest hash>/, so the edge and
 // the browser fetch the same files and a re-exported model never reuses a cached path.
 import { createHash } from "node:crypto";

@@ -4,10 +4,10 @@ import type { ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import type { EdgeBuild } from "../helpers/models.js";
-import { edgeBuildFor, faces64Models, hasFaces64Teacher, teacherOnDisk } from "../helpers/models.js";
+import type { EdgeBuild } from "./models.js";
+import { edgeBuildFor, faces64Models, hasFaces64Teacher, teacherOnDisk } from "./models.js";
 
-export const ROOT = resolve(import.meta.dirname, "..", "..");
+export const ROOT = resolve(import.meta.dirname, "..");
 /** Models root of the repository (what the edge bundles), unless overridden; startOrigin's default. */
 export const MODELS = process.env.SEEDFACE_TEST_MODELS ?? join(ROOT, "models");
 export const TOKEN = "test-token-0123456789abcdef";
@@ -28,7 +28,7 @@ interface ManifestLite {
  *   and checked to have byte-identical mapping and student files, so the edge (which bundles the committed model) and
  *   the origin draw from the same networks;
  * - otherwise (an imported default such as FFHQ, which has no teacher network) faces64, the model with a teacher
- *   (test/helpers/models.ts faces64Models); pair it with an edge built for the same root (edgeBuildFor).
+ *   (harness/models.ts faces64Models); pair it with an edge built for the same root (edgeBuildFor).
  */
 export function modelsWithTeacher(): string {
   const root = MODELS;

@@ -1,11 +1,12 @@
-// Test harness: run the built worker (`npm run build` -> dist/, the `wrangler deploy --dry-run` output) in real
-// workerd via Miniflare, on a random local port, with the given vars and optional bindings. Returns its URL.
+// Process harness for the tests and the benchmarks: run the built worker (`npm run build` -> dist/, the `wrangler
+// deploy --dry-run` output) in real workerd via Miniflare, on a random local port, with the given vars and optional
+// bindings. Returns its URL.
 import { spawn } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Miniflare } from "miniflare";
 
-export const REPO = resolve(import.meta.dirname, "../..");
+export const REPO = resolve(import.meta.dirname, "..");
 export const DIST = join(REPO, "dist");
 
 export interface WorkerOptions {
@@ -112,7 +113,7 @@ export function sh(cmd: string, args: string[], opts: { cwd: string; env?: Recor
  */
 export async function buildWorker(dir: string, modelsDir: string, env: Record<string, string> = {}): Promise<{ dist: string; assets: string; log: string }> {
   mkdirSync(dir, { recursive: true });
-  for (const f of ["src", "wasm", "wrangler.toml", "package.json", "tsconfig.json"]) cpSync(join(REPO, f), join(dir, f), { recursive: true });
+  for (const f of ["src", "scripts", "wasm", "wrangler.toml", "package.json", "tsconfig.json"]) cpSync(join(REPO, f), join(dir, f), { recursive: true });
   rmSync(join(dir, "src/edge/bundled-model.generated.ts"), { force: true });
   symlinkSync(join(REPO, "node_modules"), join(dir, "node_modules"));
   mkdirSync(join(dir, "dist-assets"), { recursive: true });
