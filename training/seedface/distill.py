@@ -34,6 +34,21 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--gan-weight", type=float, default=0.5)
     ap.add_argument("--w-modes", default="1,1,1", help="relative probabilities of single,mixing,wplus")
     ap.add_argument("--vgg-weights", default=None, help="local torchvision VGG16 weights for the perceptual term")
+    ap.add_argument("--perceptual", choices=("d", "vgg", "face"), default=None,
+                    help="perceptual features: the discriminator's (d, default), VGG16 (vgg, with --vgg-weights) or "
+                         "the face descriptor's distance (face)")
+    ap.add_argument("--face-batch", type=int, default=4, help="samples per step the face term sees (it is costly)")
+    ap.add_argument("--resolution", type=int, default=None,
+                    help="the student's output size (default the teacher's); with the release wheel as teacher, "
+                         "the release's head of that size teaches")
+    ap.add_argument("--freeze-levels", type=int, default=0,
+                    help="keep the student's first N output levels (8, 16, .. px) as initialised: with --init narrow "
+                         "the levels whose width is unchanged are the release's own, exactly")
+    ap.add_argument("--replay", type=int, default=0,
+                    help="keep the last N teacher samples and reuse them (0: every sample is new)")
+    ap.add_argument("--replay-fresh", type=int, default=2, help="new teacher samples per step with --replay")
+    ap.add_argument("--init", choices=("random", "narrow"), default="random",
+                    help="narrow: start from the teacher's own weights cut to --student-channels (release only)")
     ap.add_argument("--quantize", action=argparse.BooleanOptionalAction, default=True)
     return parse_resumable(ap, argv)
 

@@ -24,6 +24,7 @@ from seedface.models import haar
 from seedface.models import Discriminator, StudentSynthesis
 from seedface.models.checkpoint import load_published, state_dict_published
 from seedface.models.config import ModelConfig, student_slots
+from seedface.models.narrow import describe, narrow_student
 from seedface.pipeline import face
 from seedface.release.export import export_model_dir
 from seedface.train import gan, losses, plots, trainckpt
@@ -31,31 +32,66 @@ from seedface.train.augment import AdaptiveAugment
 from seedface.train.runenv import (TRAINING_DATA, amp_dtype, hardware, pick_device,
     provenance, resolve, setup_device)
 from seedface.train.runlog import Budget, Every, RunLog, StopOnSignal, means, progress
-from seedface.train.teacher_source import load_teacher
+from seedface.train.teacher_source import StudentTeacher, load_teacher
 
 GRID_SEED = 20261
 W_MODES = ("single", "mixing", "wplus")
 
 
+class ReplayBuffer:
+    """The last `size` teacher samples (w, noise maps, image in float16), a ring; not saved in checkpoints (a
+    resumed run refills it)."""
+
+    def __init__(self, size: int):
+        self.size, self.items, self.next = size, [], 0
+
+    def add(self, w: torch.Tensor, noise: list[torch.Tensor], img: torch.Tensor) -> None:
+        for i in range(len(w)):
+            item = (w[i].clone(), [n[i].clone() for n in noise], img[i].half())
+            if len(self.items) < self.size:
+                self.items.append(item)
+            else:
+                self.items[self.next] = item
+            self.next = (self.next + 1) % self.size
+
+    def sample(self, k: int, gen: torch.Generator):
+        idx = torch.randint(len(self.items), (k,), generator=gen, device=gen.device).tolist()
+        picked = [self.items[i] for i in idx]
+        w = torch.stack([p[0] for p in picked]) if picked else torch.empty(0)
+        noise = [torch.stack([p[1][j] for p in picked]) for j in range(len(self.items[0][1]))]
+        return w, noise, torch.stack([p[2] for p in picked]).float()
+
+
 class Distiller:
     def __init__(self, config: ModelConfig, mapping, teacher, a: argparse.Namespace, device: torch.device,
-                 d_state: dict | None = None):
+                 d_state: dict | None = None, student: StudentSynthesis | None = None):
+        """student: the initial student (default: a random one of config.student_channels)."""
         self.config, self.a, self.device = config, a, device
         torch.manual_seed(a.seed)
         self.mapping = gan.frozen_copy(mapping).to(device)
         self.teacher = gan.frozen_copy(teacher).to(device)
-        self.student = StudentSynthesis(config.style_dim, config.student_channels).to(device)
-        self.slots = torch.tensor(student_slots(self.student.n_blocks), device=device)
+        if student is None:
+            student = StudentSynthesis(config.style_dim, config.student_channels)
+            if a.init == "narrow":  # resuming a narrowed run: its convs carry folded demodulation
+                student.mark_demodulation_folded()
+        self.student = student.to(device)
+        gan.requires_grad(self.student, False)  # train_step switches on what the optimiser trains
+        # A StyleGAN2 teacher's W+ slots map onto the student's; a student-layout teacher's are the same slots.
+        slots = getattr(self.teacher, "slots", None) or student_slots(self.student.n_blocks)
+        self.slots = torch.tensor(slots, device=device)
         self.D = Discriminator(config.resolution, config.teacher_channels).to(device)
         if d_state is not None and a.d_from_teacher:
             self.D.load_state_dict(d_state)
         gan.requires_grad(self.D, False)
         self.amp = amp_dtype(a.amp, device)
-        self.opt = torch.optim.Adam(self.student.parameters(), lr=a.lr, betas=(a.beta1, a.beta2))
+        self.trainable = [p for n, p in self.student.named_parameters() if not frozen(n, a.freeze_levels)]
+        self.opt = torch.optim.Adam(self.trainable, lr=a.lr, betas=(a.beta1, a.beta2))
         self.augment = AdaptiveAugment("diffaug" if a.gan_weight > 0 else "none")
         self.d_update = gan.DiscriminatorUpdate(self.D, a.d_lr, a.r1, a.r1_every, self.augment, self.amp)
         self.vgg = losses.VGG16Features(a.vgg_weights).to(device) if a.vgg_weights else None
+        self.face = None  # FACE_DESCRIPTOR_PENDING
         self.gen = torch.Generator(device=device).manual_seed(a.seed)
+        self.replay = ReplayBuffer(a.replay)
         self.cpu_gen = torch.Generator().manual_seed(a.seed + 1)  # host-side choices (w scheme, mixing p)
         probs = torch.tensor([float(x) for x in a.w_modes.split(",")])
         self.mode_probs = probs / probs.sum()
@@ -75,20 +111,38 @@ class Distiller:
         return gan.mixed_w(self.mapping, batch, n_w, c.style_dim, p, self.gen, self.device), mode
 
     def perceptual(self, s_img: torch.Tensor, t_img: torch.Tensor) -> torch.Tensor:
+        if self.face is not None:  # the face descriptor's distance: "the same person" as a loss
+            k = min(len(s_img), self.a.face_batch)
+            with torch.no_grad():
+                t_desc = self.face(t_img[:k])
+            return descriptor_distance(self.face(s_img[:k]), t_desc).mean()
         net = self.vgg if self.vgg is not None else self.D.features
         with torch.no_grad():
             t_feats = [f.detach() for f in net(t_img)]
         return losses.feature_l1(net(s_img), t_feats)
 
+    @torch.no_grad()
+    def teacher_batch(self, b: int) -> tuple[torch.Tensor, list[torch.Tensor], torch.Tensor, str]:
+        """(w, noise, teacher image, w scheme) for b samples. With --replay N, only --replay-fresh of them are new:
+        the rest are drawn from the last N teacher samples (a CPU run spends most of its time in the teacher)."""
+        fresh = b if self.a.replay <= 0 else min(b, self.a.replay_fresh)
+        w, mode = self.sample_w(fresh)
+        noise = gan.make_noise(self.teacher.noise_sizes(), fresh, self.gen, self.device)
+        with gan.autocast(self.device, self.amp):
+            t_img = self.teacher(w, noise).float()
+        if self.a.replay <= 0:
+            return w, noise, t_img, mode
+        self.replay.add(w, noise, t_img)
+        old_w, old_noise, old_img = self.replay.sample(b - fresh, self.gen)
+        return (torch.cat([w, old_w]), [torch.cat(x) for x in zip(noise, old_noise)], torch.cat([t_img, old_img]),
+                mode)
+
     def train_step(self) -> dict:
         a, b = self.a, self.a.batch
-        with torch.no_grad():
-            w, mode = self.sample_w(b)
-            noise = gan.make_noise(self.teacher.noise_sizes(), b, self.gen, self.device)
-            with gan.autocast(self.device, self.amp):
-                t_img = self.teacher(w, noise).float()
+        w, noise, t_img, mode = self.teacher_batch(b)
         s_noise = noise[: len(self.student.noise_sizes())]
-        gan.requires_grad(self.student, True)
+        for p in self.trainable:
+            p.requires_grad_(True)
         with gan.autocast(self.device, self.amp):
             out = self.student(w[:, self.slots], s_noise)
             s_img = out["img"].float()
@@ -101,7 +155,8 @@ class Distiller:
         self.opt.zero_grad(set_to_none=True)
         total.backward()
         self.opt.step()
-        gan.requires_grad(self.student, False)
+        for p in self.trainable:
+            p.requires_grad_(False)
         row = {"loss": total.detach(), "rgb": rgb.detach(), "wavelet": wav.detach(), "perceptual": perc.detach(),
                "g_adv": adv.detach(), **{f"w_{m}": float(m == mode) for m in W_MODES}}
         if a.gan_weight > 0:
@@ -115,7 +170,9 @@ class Distiller:
         return self.mapping.mean_w(n=self.a.mean_samples, seed=0).cpu()
 
     def published(self) -> dict:
-        return state_dict_published(self.mapping, self.teacher, self.student, self.style_mean())
+        # A student-layout teacher (the release) is not saved: it is reloaded from its wheel.
+        teacher = None if isinstance(self.teacher, StudentTeacher) else self.teacher
+        return state_dict_published(self.mapping, teacher, self.student, self.style_mean())
 
     def save(self, path: Path, history: list[dict]) -> Path:
         train = {"D": self.D.state_dict(), "opt": self.opt.state_dict(),  # the student is in the published part
@@ -123,6 +180,7 @@ class Distiller:
                  "rng": trainckpt.rng_state(self.gen), "cpu_rng": self.cpu_gen.get_state(), "history": history,
                  "elapsed_s": self.elapsed,
                  "teacher_source": self.a.teacher, "teacher_info": self.teacher_info,
+                 "demod_folded": bool(getattr(self.student.conv1.conv, "demod_folded", False)),
                  "args": {k: v for k, v in vars(self.a).items() if isinstance(v, (int, float, str, bool, type(None)))},
                  "hardware": hardware(self.device)}
         return trainckpt.save(path, "distill", self.config.to_dict(), self.published(), train)
@@ -154,6 +212,16 @@ class Distiller:
         return plots.save_grid(path, rows)
 
 
+def frozen(name: str, levels: int) -> bool:
+    """Is student parameter `name` part of the first `levels` output levels (the 4x4 layer and its head, then
+    block i for level i + 1)? --freeze-levels keeps those as initialised (a narrowed release copies them exactly)."""
+    if levels <= 0:
+        return False
+    if not name.startswith("layers."):
+        return True
+    return int(name.split(".")[1]) < levels - 1
+
+
 def export_checkpoint(ckpt_path: Path, out: Path, model_id: str, version: str = "0.1.0",
                       quantize: bool = True) -> dict:
     """A complete model directory (mapping, teacher, student fp32 (+ int8)) from a distillation checkpoint."""
@@ -163,6 +231,8 @@ def export_checkpoint(ckpt_path: Path, out: Path, model_id: str, version: str = 
     config = ModelConfig.from_dict(ck["config"])
     config, mapping, teacher, student, style_mean = load_published(ck["state_dict"], config)
     t = ck["train"]
+    if t.get("demod_folded"):
+        student.mark_demodulation_folded()
     teacher_info = t.get("teacher_info") or {}
     prov = provenance("seedface.distill", int(t["step"]), float(t["elapsed_s"]), t.get("hardware", "unknown"),
                       source_from=t.get("teacher_source"), teacher=teacher_info)
@@ -185,19 +255,38 @@ def build(a: argparse.Namespace, device: torch.device) -> tuple[Distiller, list[
             raise ValueError(f"{src}: a {ck['kind']} checkpoint; --resume takes a distillation checkpoint")
         config, mapping, teacher, _, _ = load_published(ck["state_dict"], ModelConfig.from_dict(ck["config"]))
         a.teacher = a.teacher or ck["train"].get("teacher_source")
+        if teacher is None:  # a student-layout teacher (the release) is reloaded from its wheel
+            teacher = load_teacher(resolve(a.teacher), config.resolution).synth
         d = Distiller(config, mapping, teacher, a, device)
         print(f"[distill] resuming from {src} at step {ck['train']['step']}", file=sys.stderr)
         return d, d.load(ck)
     if not a.teacher:
         raise SystemExit("distill: --teacher is required (or --resume)")
-    t = load_teacher(resolve(a.teacher))
+    t = load_teacher(resolve(a.teacher), a.resolution)
     channels = ([int(c) for c in a.student_channels.split(",")] if a.student_channels
                 else t.student_channels or list(t.config.teacher_channels[:-1]))
-    config = ModelConfig(t.config.resolution, t.config.style_dim, t.config.n_mlp, t.config.teacher_channels, channels)
+    resolution = a.resolution or t.config.resolution
+    teacher_channels = None if isinstance(t.synth, StudentTeacher) else t.config.teacher_channels
+    config = ModelConfig(resolution, t.config.style_dim, t.config.n_mlp, teacher_channels, channels)
     print(f"[distill] teacher {t.source}: {config.resolution}px, student channels {channels}", file=sys.stderr)
-    d = Distiller(config, t.mapping, t.synth, a, device, t.d_state)
+    student = None
+    if a.init == "narrow":
+        student = narrow_from_teacher(t.synth, t.mapping, channels, a.seed)
+        print(f"[distill] student narrowed from the teacher: {describe(t.synth.net, student)}", file=sys.stderr)
+    d = Distiller(config, t.mapping, t.synth, a, device, t.d_state, student=student)
     d.teacher_info = t.info
     return d, []
+
+
+def narrow_from_teacher(teacher, mapping, channels: list[int], seed: int, n: int = 16) -> StudentSynthesis:
+    """The teacher's own weights cut down to `channels` (seedface.models.narrow), from n calibration faces."""
+    if not isinstance(teacher, StudentTeacher):
+        raise SystemExit("distill: --init narrow needs a student-layout teacher (the release wheel)")
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        w = mapping(torch.randn(n, mapping.style_dim, generator=g)).unsqueeze(1).repeat(1, teacher.net.n_w, 1)
+    noise = [torch.randn(n, 1, s, s, generator=g) for s in teacher.net.noise_sizes()]
+    return narrow_student(teacher.net, channels, w, noise)
 
 
 def train(a: argparse.Namespace) -> dict:

@@ -1,16 +1,62 @@
-"""Load a frozen teacher for distillation: our training checkpoint (or a run directory holding one), or a
-published MobileStyleGAN / StyleGAN2 checkpoint in the release's layout (via checkpoint.load_published)."""
+"""Load a frozen teacher for distillation: our training checkpoint (or a run directory holding one), a
+published MobileStyleGAN / StyleGAN2 checkpoint in the release's layout (via checkpoint.load_published), or the
+MobileStyleGAN authors' FFHQ release itself (the random-face wheel), whose student then teaches a narrower one."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from seedface.models.checkpoint import load_published
 from seedface.models.config import ModelConfig
 from seedface.models.files import ConvertError, classify_torch, load_torch, read_converter_pair, teacher_pair_state
+from seedface.models.heads import load_heads
+from seedface.models.student import StudentSynthesis
+from seedface.release.from_ir import heads_file_for
+from seedface.release.ir_modules import extract
+from seedface.release.wheel import open_release
 from seedface.train import trainckpt
+
+
+class StudentTeacher(nn.Module):
+    """A student-layout network (the imported release, with its fitted heads) as a teacher: forward(w, noise) is
+    its image at `resolution` (that level's head). W+ slots and noise maps are the student layout's, so a student
+    of the same depth reads them one to one (`slots`)."""
+
+    def __init__(self, net: StudentSynthesis, resolution: int):
+        super().__init__()
+        self.net = net
+        self.levels = int(math.log2(resolution)) - 2  # heads 8 .. resolution
+        if not 1 <= self.levels <= net.n_blocks + 1:
+            raise ValueError(f"the release draws 8..{net.resolution} px; no level {resolution}")
+        n_blocks = self.levels - 1
+        self.n_w = 3 * n_blocks + 2
+        self.slots = list(range(self.n_w))
+        self.resolution = resolution
+
+    def noise_sizes(self) -> list[int]:
+        return self.net.noise_sizes()[: 2 * (self.levels - 1) + 1]
+
+    def forward(self, w, noise):
+        # One sample at a time: on CPU the release's wide 64..256 px layers run faster per sample at batch 1.
+        # The slots past this level are never read; the network only wants its full W+ shape.
+        w = torch.cat([w, w[:, -1:].expand(-1, self.net.n_w - w.shape[1], -1)], dim=1)
+        unused = [None] * (len(self.net.noise_sizes()) - len(noise))
+        return torch.cat([self.net(w[i:i + 1], [n[i:i + 1] for n in noise] + unused, levels=self.levels)["img"]
+                          for i in range(w.shape[0])])
+
+
+def load_release_teacher(wheel: Path, resolution: int | None = None) -> "Teacher":
+    rel = open_release([wheel])
+    r = extract(rel.mapping_xml, rel.synthesis_xml)
+    load_heads(heads_file_for(rel.label), r.student, expect_sha256=rel.synthesis_bin_sha256)
+    res = resolution or r.config.resolution
+    return Teacher(r.config, r.mapping, StudentTeacher(r.student, res), None, None,
+                   f"{Path(wheel).name} (MobileStyleGAN release, {res} px head)",
+                   {"published": Path(wheel).name, "release": rel.label, "level": res})
 
 
 @dataclass
@@ -24,7 +70,10 @@ class Teacher:
     info: dict  # how the teacher was trained (steps, minutes, hardware), for provenance
 
 
-def load_teacher(path: str | Path) -> Teacher:
+def load_teacher(path: str | Path, resolution: int | None = None) -> Teacher:
+    """resolution: for the release wheel, the level whose head teaches (default: its full resolution)."""
+    if str(path).endswith(".whl"):
+        return load_release_teacher(Path(path), resolution)
     if "," in str(path):  # "mapping.ckpt,synthesis.ckpt": the release converter's two files
         return load_converter_pair([Path(s) for s in str(path).split(",")])
     p = Path(path)
