@@ -29,6 +29,7 @@ from seedface.eval.face_judge import SAME_PERSON_THRESHOLD, FaceJudge, descripto
 from seedface.eval.faces import _framed, _stats, lookalike_stats, sample_grid, seed_names
 from seedface.pipeline.face import FaceRenderer
 
+EXACT_DB = 126.02  # psnr at the 1e-12 mse floor
 TARGETS = {"distance_median": 0.35, "detection_rate": 0.98, "lookalike_points": 2.0}
 
 log = logger("eval:edge")
@@ -38,30 +39,35 @@ def _area(x: np.ndarray, size: int) -> np.ndarray:
     return F.interpolate(torch.from_numpy(x[None]), size=(size, size), mode="area")[0].numpy()
 
 
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """dB between two [3, s, s] images on [-1, 1]; identical images read EXACT_DB (JSON has no infinity)."""
+    return float(metrics.psnr(a[None], b[None], clip=True, min_mse=1e-12)[0])
+
+
 def fidelity(cand: FaceRenderer, ref: FaceRenderer, seeds: list[str]) -> list[dict]:
     """PSNR per candidate level vs the release's 1024 output downsampled, and vs the release's own level."""
     full = ref.levels()[-1]["output"]
+    ref_levels = {x["size"]: x["output"] for x in ref.levels()}
+    vals: dict[int, dict[str, list[float]]] = {}
+    for s in seeds:
+        big = ref.planar(s, output=full)
+        for lv in cand.levels():
+            size, out = lv["size"], lv["output"]
+            down, v = _area(big, size), vals.setdefault(size, {})
+            own = cand.planar(s, precision="fp32", output=out)
+            v.setdefault("fp32", []).append(_psnr(own, down))
+            if "int8" in cand.available:
+                v.setdefault("int8", []).append(_psnr(cand.planar(s, precision="int8", output=out), down))
+            if size in ref_levels:
+                theirs = ref.planar(s, output=ref_levels[size])
+                v.setdefault("vs_release_level", []).append(_psnr(own, theirs))
+                v.setdefault("release_level", []).append(_psnr(theirs, down))
     rows = []
     for lv in cand.levels():
-        size, out = lv["size"], lv["output"]
-        ref_out = next((x["output"] for x in ref.levels() if x["size"] == size), None)
-        vals = {"fp32": [], "int8": [], "vs_release_level": []}
-        for s in seeds:
-            down = _area(ref.planar(s, output=full), size)
-            for p in ("fp32", "int8"):
-                if p in cand.available:
-                    vals[p].append(float(metrics.psnr(cand.planar(s, precision=p, output=out), down, clip=True)))
-            if ref_out is not None:
-                vals["vs_release_level"].append(float(metrics.psnr(
-                    cand.planar(s, precision="fp32", output=out), ref.planar(s, output=ref_out), clip=True)))
-        row = {"size": size, "output": out}
-        row.update({f"psnr_{k}_db": round(float(np.median(v)), 2) for k, v in vals.items() if v})
-        # the release's own level (its fitted head) against its 1024 face, for scale
-        if ref_out is not None:
-            row["release_level_psnr_db"] = round(float(np.median([float(metrics.psnr(
-                ref.planar(s, output=ref_out), _area(ref.planar(s, output=full), size), clip=True)) for s in seeds])), 2)
+        row = {"size": lv["size"], "output": lv["output"]}
+        row.update({f"psnr_{k}_db": round(float(np.median(x)), 2) for k, x in vals[lv["size"]].items()})
         rows.append(row)
-        log(f"level {size}: {row}")
+        log(f"level {lv['size']}: {row}")
     return rows
 
 
@@ -134,9 +140,12 @@ def markdown(r: dict, grid_name: str) -> str:
              "## Fidelity per level (median PSNR, dB)", "",
              "| size | output | fp32 vs release 1024 downsampled | int8 vs same | fp32 vs release's own level | "
              "release's own level vs its 1024 |", "|---|---|---|---|---|---|"]
+    def db(row, key):
+        v = row.get(key)
+        return "" if v is None else ("exact" if v >= EXACT_DB - 0.01 else f"{v:.2f}")
     for row in r["fidelity"]:
-        lines.append(f"| {row['size']} | {row['output']} | {row.get('psnr_fp32_db', '')} | {row.get('psnr_int8_db', '')}"
-                     f" | {row.get('psnr_vs_release_level_db', '')} | {row.get('release_level_psnr_db', '')} |")
+        lines.append(f"| {row['size']} | {row['output']} | " + " | ".join(db(row, k) for k in (
+            "psnr_fp32_db", "psnr_int8_db", "psnr_vs_release_level_db", "psnr_release_level_db")) + " |")
     lines += ["", f"![release (top) vs edge student (bottom)]({grid_name})", "",
               "Top row: the release's face; bottom: the edge student's, same seeds (a red frame: no face found).", ""]
     return "\n".join(lines)
