@@ -34,7 +34,10 @@ function readNpyU8(file) {
   return { shape, data };
 }
 
-async function load() {
+const JUDGE_NETS = ["tinyFaceDetector", "faceLandmark68Net", "ageGenderNet", "faceExpressionNet"];
+
+/** tfjs on WASM (one thread) + face-api with `nets` (names of faceapi.nets) loaded from the package's model/. */
+async function load({ nets = JUDGE_NETS } = {}) {
   const tf = require("@tensorflow/tfjs");
   const wasm = require("@tensorflow/tfjs-backend-wasm");
   const faceapi = require("@vladmandic/face-api/dist/face-api.node-wasm.js");
@@ -51,10 +54,7 @@ async function load() {
   await tf.setBackend("wasm");
   await tf.ready();
   const modelDir = path.join(path.dirname(require.resolve("@vladmandic/face-api/package.json")), "model");
-  await faceapi.nets.tinyFaceDetector.loadFromDisk(modelDir);
-  await faceapi.nets.faceLandmark68Net.loadFromDisk(modelDir);
-  await faceapi.nets.ageGenderNet.loadFromDisk(modelDir);
-  await faceapi.nets.faceExpressionNet.loadFromDisk(modelDir);
+  for (const net of nets) await faceapi.nets[net].loadFromDisk(modelDir);
   return { tf, faceapi };
 }
 
