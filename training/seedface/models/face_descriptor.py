@@ -45,7 +45,7 @@ Measured with training/tools/face_descriptor_check.py (FFHQ fp32 student, psi 0.
   lies 0.15 (mean; max 0.25) from dlib's descriptor of it: ~0.04 of that is the uint8-quantized tfjs weights
   (measured on dlib's own chips), the rest is the fixed crop instead of landmark alignment.
 - forward + backward, batch 8 at 128x128 input, 1 thread, on a 2-core machine shared with a training run:
-  min 0.37 s / median 0.51 s (5 runs, load ~1); min 0.46 s / median 0.97 s (10 runs, load ~5).
+  min 0.37 s / median 0.51 s (5 runs, load ~1); 0.46 / 0.97 s (10 runs, load ~5); 0.78 / 0.79 s (load ~7).
 """
 from __future__ import annotations
 
