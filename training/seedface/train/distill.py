@@ -6,7 +6,8 @@
 The student sees the teacher's w and noise. w per batch: one w for all layers, style mixing (each sample mixes
 with probability p ~ U[0.1, 0.7]) or W+ (an independent z per layer). Loss: L1 + L2 at every level in RGB
 (inverse Haar of each head vs the teacher image resized) and in wavelet space (each head vs the Haar transform of
-the resized teacher image), + a perceptual term on the discriminator's features (or VGG16 with --vgg-weights),
+the resized teacher image), + a perceptual term on the discriminator's features (or VGG16 with --vgg-weights, or
+the distance of a pretrained face descriptor with --perceptual face: "the same person" as a loss),
 + 0.5 x non-saturating GAN loss with a StyleGAN2 discriminator on DiffAugment-ed images (real = teacher images),
 R1 every 16 steps. Adam, lr 5e-4. Ends with a checkpoint in the published layout (mapping, teacher, student,
 style_mean) and, with --export, a complete model directory (fp32 + int8).
@@ -24,6 +25,7 @@ from seedface.models import haar
 from seedface.models import Discriminator, StudentSynthesis
 from seedface.models.checkpoint import load_published, state_dict_published
 from seedface.models.config import ModelConfig, student_slots
+from seedface.models.face_descriptor import FaceDescriptor, descriptor_distance
 from seedface.models.narrow import describe, narrow_student
 from seedface.pipeline import face
 from seedface.release.export import export_model_dir
@@ -89,7 +91,7 @@ class Distiller:
         self.augment = AdaptiveAugment("diffaug" if a.gan_weight > 0 else "none")
         self.d_update = gan.DiscriminatorUpdate(self.D, a.d_lr, a.r1, a.r1_every, self.augment, self.amp)
         self.vgg = losses.VGG16Features(a.vgg_weights).to(device) if a.vgg_weights else None
-        self.face = None  # FACE_DESCRIPTOR_PENDING
+        self.face = FaceDescriptor().to(device) if a.perceptual == "face" else None
         self.gen = torch.Generator(device=device).manual_seed(a.seed)
         self.replay = ReplayBuffer(a.replay)
         self.cpu_gen = torch.Generator().manual_seed(a.seed + 1)  # host-side choices (w scheme, mixing p)
