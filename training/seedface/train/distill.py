@@ -194,6 +194,8 @@ class Distiller:
         if "D" in t:  # a slim transfer checkpoint may lack it: the discriminator then restarts
             self.D.load_state_dict(t["D"])
         trainckpt.load_optimizers({"opt": self.opt, "opt_d": self.d_update.opt}, t)
+        for group in self.opt.param_groups:  # the learning rate is the command line's (a resumed run may change it)
+            group["lr"] = self.a.lr
         self.augment.load_state_dict(t["augment"])
         self.step, self.elapsed = int(t["step"]), float(t["elapsed_s"])
         self.teacher_info = t.get("teacher_info") or {}
