@@ -133,6 +133,8 @@ class Distiller:
         if self.a.replay <= 0:
             return w, noise, t_img, mode
         self.replay.add(w, noise, t_img)
+        if fresh == b:  # --batch <= --replay-fresh: nothing to draw from the buffer
+            return w, noise, t_img, mode
         old_w, old_noise, old_img = self.replay.sample(b - fresh, self.gen)
         return (torch.cat([w, old_w]), [torch.cat(x) for x in zip(noise, old_noise)], torch.cat([t_img, old_img]),
                 mode)
