@@ -265,11 +265,13 @@ gpu_edge() {
     timeout -s TERM -k 20 $((left + 45)) "$PY" -m seedface.distill "${args[@]}" --amp none --minutes "$minutes" || st=$?
   fi
   [ -f "$WORK/edge/checkpoint.pt" ] || { echo "run.sh --gpu-edge: no checkpoint (status $st)" >&2; cp "$WORK/run.log" "$out/"; exit 4; }
+  local cst=0
   "$PY" -m seedface.edge_gpu collect "$WORK/edge" --teacher "$EDGE_PACK" --out "$out" \
-    --extra "{\"status\": $st, \"seconds\": $((SECONDS - start)), \"resumed\": $([ -n "$EDGE_RESUME" ] && echo true || echo false)}" >/dev/null
-  echo "[run.sh] done in $((SECONDS - start)) s (distillation status $st)"
+    --extra "{\"status\": $st, \"seconds\": $((SECONDS - start)), \"resumed\": $([ -n "$EDGE_RESUME" ] && echo true || echo false)}" >/dev/null || cst=$?
+  echo "[run.sh] done in $((SECONDS - start)) s (distillation status $st, collect status $cst)"
   cp "$WORK/run.log" "$out/run.log"
   ls -la "$out"
+  [ "$cst" -eq 0 ] || exit 5
 }
 
 finish_edge() {

@@ -40,7 +40,7 @@ def run(argv=None) -> dict:
     f.add_argument("--run", default="training/runs/edge256")
     f.add_argument("--teacher", default=WHEEL, help="the random-face wheel the pack was made from")
     a = ap.parse_args(argv)
-    log = logger("edge-gpu")
+    log = logger("edge-gpu", err=True)  # progress on stderr; the summary JSON alone on stdout
     if a.cmd == "prepare":
         out = prepare(resolve(a.teacher), a.resolution, resolve(a.out), a.dtype,
                       resolve(a.resume) if a.resume else None, a.psnr_seeds, log)
