@@ -10,6 +10,15 @@
 #        here: rebuild the checkpoints, export ONNX + int8 into models/<ID>, evaluate, write the report
 #   bash training/device/run.sh --smoke [--keep DIR]
 #        the same --gpu and --finish path on CPU at tiny scale (tiny preset, 200 faces, a few steps)
+# The edge student (issue 15: distilled from the release wheel, which does not fit the device tool):
+#   bash training/device/run.sh --prepare-edge [--edge-run training/runs/edge256] [--fresh] [--dtype bf16]
+#        here: the release teacher as a compact pack + the run's checkpoint into training/runs/gpu_edge/; prints the call
+#   bash training/device/run.sh --gpu-edge --edge-pack PACK [--edge-resume CKPT] [--batch 64] [--deadline 480]
+#        on the GPU box: distil until the deadline, leave checkpoint, grid, loss plot, log in $OUT
+#   bash training/device/run.sh --finish-edge <fetched OUT dir> [--edge-run training/runs/edge256]
+#        here: the checkpoint back into the run directory (npm run distill:edge -- --resume continues on CPU)
+#   bash training/device/run.sh --smoke-edge [--keep DIR]
+#        all three on CPU at 64 px, a few steps (training/tests/test_edge_gpu.py)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
@@ -22,10 +31,28 @@ export PYTHONPATH="$ROOT/training${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 
 MODE="" RES=64 MAX_MIB=40 TM=4 DM=2 PRESET="" PACK="" DEADLINE=480 RESUME_T="" FETCHED="" ID="" SEEDS=1000
 TSTEPS="" DSTEPS="" DEVICE=auto REAL=1000 KEEP="" TBATCH="" DBATCH="" DATA_ARG=""
+EDGE_RUN=training/runs/edge256 EDGE_DIR=training/runs/gpu_edge EDGE_RES=256 EDGE_PACK="" EDGE_RESUME="" FRESH=0
+DTYPE=bf16 BATCH=64 MINUTES="" EDGE_STEPS="" PSNR_SEEDS=4 THREADS=""
+WHEEL=training/downloads/random_face-2021.7.21.1-py3-none-any.whl
+# the fresh edge run's flags: those of `npm run distill:edge` (package.json; training/tests/test_edge_gpu.py checks)
+EDGE_FLAGS=(--resolution 256 --student-channels 512,512,512,192,96,48 --init narrow --freeze-levels 3 --lr 3e-4
+            --gan-weight 0 --perceptual-weight 0 --w-modes 2,1,0)
 while [ $# -gt 0 ]; do
   case "$1" in
-    --prepare|--gpu|--smoke) MODE="${1#--}" ;;
+    --prepare|--gpu|--smoke|--prepare-edge|--gpu-edge|--smoke-edge) MODE="${1#--}" ;;
     --finish) MODE=finish; FETCHED="$2"; shift ;;
+    --finish-edge) MODE=finish-edge; FETCHED="$2"; shift ;;
+    --edge-run) EDGE_RUN="$2"; shift ;;
+    --edge-dir) EDGE_DIR="$2"; shift ;;
+    --edge-res) EDGE_RES="$2"; shift ;;
+    --edge-pack) EDGE_PACK="$2"; shift ;;
+    --edge-resume) EDGE_RESUME="$2"; shift ;;
+    --fresh) FRESH=1 ;;
+    --dtype) DTYPE="$2"; shift ;;
+    --batch) BATCH="$2"; shift ;;
+    --minutes) MINUTES="$2"; shift ;;
+    --steps) EDGE_STEPS="$2"; shift ;;
+    --psnr-seeds) PSNR_SEEDS="$2"; shift ;;
     --res) RES="$2"; shift ;;
     --max-mib) MAX_MIB="$2"; shift ;;
     --teacher-minutes) TM="$2"; shift ;;
@@ -44,7 +71,7 @@ while [ $# -gt 0 ]; do
     --device) DEVICE="$2"; shift ;;
     --data) DATA_ARG="$2"; shift ;;
     --keep) KEEP="$2"; shift ;;
-    -h|--help) sed -n 2,14p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,24p "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -181,10 +208,110 @@ smoke() {
   echo "[run.sh] smoke run done in ${SECONDS}s: $dir/models/smoke"
 }
 
+prepare_edge() {
+  local resume_args=() call_resume=""
+  if [ "$FRESH" = 0 ] && [ -f "$EDGE_RUN/checkpoint.pt" ]; then resume_args=(--resume "$EDGE_RUN/checkpoint.pt"); fi
+  "$PY" -m seedface.edge_gpu prepare --teacher "$WHEEL" --resolution "$EDGE_RES" --out "$EDGE_DIR" --dtype "$DTYPE" \
+    --psnr-seeds "$PSNR_SEEDS" "${resume_args[@]}" >/dev/null
+  [ -f "$EDGE_DIR/resume.pt" ] && call_resume=" --edge-resume $EDGE_DIR/resume.pt"
+  local bytes; bytes=$(tree_bytes "$EDGE_DIR")
+  echo
+  echo "working tree + $EDGE_DIR: $(awk "BEGIN {printf \"%.2f\", $bytes / 1048576}") MiB of the device tool's 64 MiB"
+  if [ "$bytes" -gt $((63 * 1048576)) ]; then
+    echo "run.sh --prepare-edge: too large for the device tool: --dtype bf16, or --fresh (no checkpoint to resume)" >&2
+    exit 3
+  fi
+  cat <<MSG
+
+Device call (one run: distils until ${DEADLINE} s, batch ${BATCH}$([ -n "$call_resume" ] && echo ", continuing $EDGE_RUN" || echo ", a fresh narrow start")):
+  run(command="bash training/device/run.sh --gpu-edge --edge-pack $EDGE_DIR/release${EDGE_RES}.pack$call_resume --batch $BATCH --deadline $DEADLINE",
+      carry=["$EDGE_DIR"], timeout_s=600)
+then give_back, and here:
+  bash training/device/run.sh --finish-edge <files_at folder>$([ "$EDGE_RUN" != training/runs/edge256 ] && echo " --edge-run $EDGE_RUN")
+MSG
+}
+
+gpu_edge() {
+  local out="${OUT:-$ROOT/training/runs/gpu-edge-out}"
+  WORK="${WORK:-$ROOT/training/runs/gpu-edge-work}"
+  rm -rf "$WORK/edge"
+  mkdir -p "$out" "$WORK"
+  exec > >(tee -a "$WORK/run.log") 2>&1
+  local start=$SECONDS st=0
+  command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv || true
+  "$PY" -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
+  if [ "$DEVICE" = auto ] && ! "$PY" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"; then
+    echo "run.sh --gpu-edge: no CUDA device here (use --smoke-edge for the CPU path)" >&2; exit 3
+  fi
+  [ -n "$EDGE_PACK" ] || EDGE_PACK="$EDGE_DIR/release${EDGE_RES}.pack"
+  [ -f "$EDGE_PACK" ] || { echo "run.sh --gpu-edge: pack $EDGE_PACK missing (carry it; see --prepare-edge)" >&2; exit 3; }
+  # a GPU draws fresh teacher samples every step (--replay 0); a resumed run keeps its other hyperparameters
+  local args=(--teacher "$EDGE_PACK" --run "$WORK/edge" --batch "$BATCH" --replay 0 --device "$DEVICE"
+              --log-every 25 --grid-every 3 --ckpt-every 2)
+  if [ -n "$EDGE_RESUME" ]; then args+=(--resume "$EDGE_RESUME"); else args+=("${EDGE_FLAGS[@]}"); fi
+  [ -n "$EDGE_STEPS" ] && args+=(--steps "$EDGE_STEPS")
+  [ -n "$THREADS" ] && args+=(--threads "$THREADS")
+  # the deadline less ~60 s for startup (imports, pack, CUDA), the last grid and checkpoint, and collecting;
+  # --minutes caps it further. A run still going at the deadline gets SIGTERM: it saves and stops (status 130).
+  local left=$((DEADLINE - (SECONDS - start) - 60)) minutes
+  minutes=$("$PY" -c "print(round(max(0.5, min(${MINUTES:-1e9}, $left / 60)), 2))")
+  echo "[run.sh] edge distillation for ${minutes} min ($((SECONDS - start)) s used of ${DEADLINE} s)"
+  timeout -s TERM -k 20 $((left + 45)) "$PY" -m seedface.distill "${args[@]}" --minutes "$minutes" || st=$?
+  if [ "$st" -ne 0 ] && [ ! -f "$WORK/edge/checkpoint.pt" ]; then
+    # insurance for a precision problem on a GPU never tried before: once more in fp32, in the time left
+    left=$((DEADLINE - (SECONDS - start) - 60))
+    echo "[run.sh] edge distillation failed (status $st): retrying with --amp none"
+    st=0; minutes=$("$PY" -c "print(round(max(0.5, $left / 60), 2))")
+    timeout -s TERM -k 20 $((left + 45)) "$PY" -m seedface.distill "${args[@]}" --amp none --minutes "$minutes" || st=$?
+  fi
+  [ -f "$WORK/edge/checkpoint.pt" ] || { echo "run.sh --gpu-edge: no checkpoint (status $st)" >&2; cp "$WORK/run.log" "$out/"; exit 4; }
+  local cst=0
+  "$PY" -m seedface.edge_gpu collect "$WORK/edge" --teacher "$EDGE_PACK" --out "$out" \
+    --extra "{\"status\": $st, \"seconds\": $((SECONDS - start)), \"resumed\": $([ -n "$EDGE_RESUME" ] && echo true || echo false)}" >/dev/null || cst=$?
+  echo "[run.sh] done in $((SECONDS - start)) s (distillation status $st, collect status $cst)"
+  cp "$WORK/run.log" "$out/run.log"
+  ls -la "$out"
+  [ "$cst" -eq 0 ] || exit 5
+}
+
+finish_edge() {
+  "$PY" -m seedface.edge_gpu finish "$FETCHED" --run "$EDGE_RUN" --teacher "$WHEEL" >/dev/null
+  local run_arg=""
+  [ "$EDGE_RUN" != training/runs/edge256 ] && run_arg=" --run $EDGE_RUN"
+  cat <<MSG
+
+Next, on CPU: npm run distill:edge -- --resume --minutes 60$run_arg
+  model: npm run export:edge --$run_arg, then npm run eval:edge -- $EDGE_RUN/model
+MSG
+}
+
+smoke_edge() {
+  [ -f "$WHEEL" ] || { echo "run.sh --smoke-edge: $WHEEL missing (npm run models:ffhq downloads it)" >&2; exit 3; }
+  local dir="${KEEP:-$(mktemp -d /tmp/seedface-smoke-edge.XXXXXX)}" t0=$SECONDS
+  mkdir -p "$dir"
+  # a CPU run to continue: 64 px, the release's 8 and 16 px levels kept exactly (frozen)
+  "$PY" -m seedface.distill --teacher "$WHEEL" --resolution 64 --student-channels 512,512,256,64 --init narrow \
+    --freeze-levels 2 --replay 8 --replay-fresh 1 --batch 2 --gan-weight 0 --perceptual-weight 0 --steps 2 \
+    --threads 1 --mean-samples 100 --grid-every 100 --ckpt-every 100 --log-every 1 --device cpu --run "$dir/edge" \
+    > "$dir/cpu.log" 2>&1 || { tail -20 "$dir/cpu.log" >&2; exit 4; }
+  EDGE_RUN="$dir/edge" EDGE_DIR="$dir/gpu_edge" EDGE_RES=64 PSNR_SEEDS=2 FRESH=0
+  prepare_edge
+  OUT="$dir/out" WORK="$dir/work" EDGE_PACK="$dir/gpu_edge/release64.pack" EDGE_RESUME="$dir/gpu_edge/resume.pt"
+  DEVICE=cpu THREADS=1 BATCH=2 EDGE_STEPS=4 DEADLINE=600
+  ( gpu_edge )  # a subshell: gpu_edge redirects its output into its run log
+  FETCHED="$OUT"
+  finish_edge
+  echo "[run.sh] edge smoke run done in $((SECONDS - t0)) s: $dir/edge"
+}
+
 case "$MODE" in
   prepare) prepare ;;
   gpu) gpu ;;
   finish) finish ;;
   smoke) smoke ;;
-  *) sed -n 2,14p "$0"; exit 2 ;;
+  prepare-edge) prepare_edge ;;
+  gpu-edge) gpu_edge ;;
+  finish-edge) finish_edge ;;
+  smoke-edge) smoke_edge ;;
+  *) sed -n 2,24p "$0"; exit 2 ;;
 esac

@@ -34,10 +34,11 @@ from seedface.train.augment import AdaptiveAugment
 from seedface.train.runenv import (TRAINING_DATA, amp_dtype, hardware, pick_device,
     provenance, resolve, setup_device)
 from seedface.train.runlog import Budget, Every, RunLog, StopOnSignal, means, progress
-from seedface.train.teacher_source import StudentTeacher, load_teacher
+from seedface.train.teacher_source import StudentTeacher, load_teacher, teacher_weights
 
 GRID_SEED = 20261
 W_MODES = ("single", "mixing", "wplus")
+LOG_KEYS = ["loss", "rgb", "wavelet", "perceptual", "g_adv", "d_loss", "r1", "l1_full"]  # plotted
 
 
 class ReplayBuffer:
@@ -135,6 +136,8 @@ class Distiller:
         if self.a.replay <= 0:
             return w, noise, t_img, mode
         self.replay.add(w, noise, t_img)
+        if fresh == b:  # --batch <= --replay-fresh: nothing to draw from the buffer
+            return w, noise, t_img, mode
         old_w, old_noise, old_img = self.replay.sample(b - fresh, self.gen)
         return (torch.cat([w, old_w]), [torch.cat(x) for x in zip(noise, old_noise)], torch.cat([t_img, old_img]),
                 mode)
@@ -257,10 +260,14 @@ def build(a: argparse.Namespace, device: torch.device) -> tuple[Distiller, list[
         ck = trainckpt.load(src)
         if ck["kind"] != "distill":
             raise ValueError(f"{src}: a {ck['kind']} checkpoint; --resume takes a distillation checkpoint")
-        config, mapping, teacher, _, _ = load_published(ck["state_dict"], ModelConfig.from_dict(ck["config"]))
         a.teacher = a.teacher or ck["train"].get("teacher_source")
-        if teacher is None:  # a student-layout teacher (the release) is reloaded from its wheel
-            teacher = load_teacher(resolve(a.teacher), config.resolution).synth
+        config, t = ModelConfig.from_dict(ck["config"]), None
+        if ck["train"].get("from_teacher"):  # a transfer copy (trainckpt.transfer): the teacher fills it in
+            t = load_teacher(resolve(a.teacher), config.resolution)
+            ck = trainckpt.complete(ck, teacher_weights(t))
+        config, mapping, teacher, _, _ = load_published(ck["state_dict"], config)
+        if teacher is None:  # a student-layout teacher (the release) is reloaded from its wheel (or its pack)
+            teacher = (t or load_teacher(resolve(a.teacher), config.resolution)).synth
         d = Distiller(config, mapping, teacher, a, device)
         print(f"[distill] resuming from {src} at step {ck['train']['step']}", file=sys.stderr)
         return d, d.load(ck)
@@ -306,7 +313,6 @@ def train(a: argparse.Namespace) -> dict:
     budget = Budget(a.minutes, a.steps, d.elapsed)
     grid_timer, ckpt_timer = Every(a.grid_every), Every(a.ckpt_every)
     acc: dict[str, list[float]] = {}
-    keys = ["loss", "rgb", "wavelet", "perceptual", "g_adv", "d_loss", "r1", "l1_full"]
 
     def flush():
         mean = means(acc)
@@ -318,7 +324,7 @@ def train(a: argparse.Namespace) -> dict:
     def outputs():
         d.elapsed = budget.elapsed
         d.grid(run_dir / "grid.png")
-        plots.loss_plot(run_dir / "losses.png", log.history, keys, f"distillation {d.config.resolution}px")
+        plots.loss_plot(run_dir / "losses.png", log.history, LOG_KEYS, f"distillation {d.config.resolution}px")
 
     with StopOnSignal("distill") as stop:
         while not budget.done(d.step) and not stop:

@@ -81,6 +81,34 @@ def slim(ck: dict, keep_published: tuple[str, ...] | None = None) -> dict:
     return {**ck, "state_dict": sd, "train": {**train, "slim": True}}
 
 
+def transfer(ck: dict, shared: dict, dtype: torch.dtype | None = None) -> dict:
+    """A distillation checkpoint for transfer without what its teacher holds: the published weights bit-identical
+    to `shared` (teacher_source.teacher_weights: the frozen mapping, the levels copied from the release) are left
+    out and listed in train["from_teacher"]; no optimiser states, no discriminator; the rest of the published
+    weights in `dtype` (None: as saved). `complete` puts the shared weights back from the same teacher, or from a
+    more precise copy of it (the release wheel for its 16-bit pack)."""
+    sd = ck["state_dict"]
+    drop = sorted(k for k, v in sd.items() if k in shared and v.shape == shared[k].shape
+                  and torch.equal(v, shared[k].to(v.dtype)))
+    keep = {k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v)
+            for k, v in sd.items() if k not in drop}
+    train = {k: v for k, v in ck["train"].items() if not k.startswith("opt") and k != "D"}
+    return {**ck, "state_dict": keep, "train": {**train, "slim": True, "from_teacher": drop}}
+
+
+def complete(ck: dict, shared: dict) -> dict:
+    """A transfer checkpoint (see `transfer`) with the weights it shares with its teacher put back (float32)."""
+    need = ck["train"].get("from_teacher") or []
+    missing = [k for k in need if k not in shared]
+    if missing:
+        raise ValueError(f"this checkpoint takes {len(need)} weights from its teacher, but the teacher given lacks "
+                         f"{', '.join(missing[:5])}: resume it with the teacher it was distilled from")
+    sd = {k: (v.float() if v.is_floating_point() else v) for k, v in ck["state_dict"].items()}
+    sd.update({k: shared[k].detach().float().clone() for k in need})
+    train = {k: v for k, v in ck["train"].items() if k != "from_teacher"}
+    return {**ck, "state_dict": sd, "train": train}
+
+
 def ema_only(ck: dict) -> dict:
     """A copy without the raw generator (train["mapping"], train["synth"]): the published state_dict already holds
     the EMA generator in fp32, and a resumed run starts its raw generator from it (train["raw_from_ema"])."""
