@@ -241,6 +241,29 @@ export function renderReport(repo: string, modelId: string, meta: ReportMeta): {
     summary.formats = { webp_128_bytes: formats.target.webp_128_bytes, target_ok: formats.target.ok };
   } else out.push("Not run.");
 
+  // ---- edge student -----------------------------------------------------------------------------------------
+  out.push("", "## Edge student vs the release (issue 15) — `npm run bench:edge-student`, `npm run eval:edge`", "");
+  const es = load(repo, "bench/results/edge-student.json");
+  const ev = load(repo, "training/reports/edge_student.json");
+  if (es) {
+    out.push(`Source: bench/results/edge-student.json (${es.when}): ${es.note}; ${es.runs} misses per cell after ${es.warmup_per_size} warm-up faces. ` +
+      "`release` = models/ffhq as served (128 px from its 256 px head), `release-level` = the release pruned to the head of the asked size (the baseline), `edge` = the candidate edge student.", "");
+    out.push(table(["size", "variant", "MACs", "miss p50 ms", "miss p90 ms", "infer p50 ms", "speed-up vs release-level", "vs release as served"],
+      es.rows.map((r: Json) => [r.size, r.variant,
+        r.variant === "edge" ? f1((es.macs[r.size]?.edge ?? NaN) / 1e9, 2) + " G" : r.variant === "release-level" ? f1((es.macs[r.size]?.release_level ?? NaN) / 1e9, 2) + " G" : "",
+        f1(r.miss_p50_ms), f1(r.miss_p90_ms), f1(r.infer_p50_ms), `${f1(r.speedup_vs_release_level, 2)}x`, `${f1(r.speedup_vs_release_served, 2)}x`])));
+    out.push("", "Targets: " + Object.entries(es.targets).map(([k, t]: [string, Json]) => `${k} ${t.got} (target ${t.target}): ${t.met ? "met" : "**missed**"}`).join("; ") + ".");
+    summary.edge_student = es.targets;
+  } else out.push("Not run (needs a candidate: `npm run export:edge`).");
+  if (ev) {
+    const c = ev.faces.candidate, r = ev.faces.reference, d = ev.distance_vs_reference;
+    out.push("", `Same person (training/reports/edge_student.json, ${ev.when}; ${ev.seeds.n} seeds at ${ev.size} px, dlib): median descriptor distance to the release's face ${f1(d.median, 3)} ` +
+      `(p90 ${f1(d.p90, 3)}; target <= ${ev.targets.distance_median}), detection ${f1(100 * c.detection_rate)}% (release ${f1(100 * r.detection_rate)}%; target >= ${100 * ev.targets.detection_rate}%), ` +
+      `look-alike pairs ${f1(100 * c.lookalike_rate, 2)}% vs the release's ${f1(100 * r.lookalike_rate, 2)}% (target within ${ev.targets.lookalike_points} points). Targets ${ev.meets_targets ? "met" : "**not met**"}.`, "");
+    out.push(table(["level", "fp32 vs release 1024 downsampled (dB)", "int8 (dB)", "vs the release's own level (dB)", "release's own level vs its 1024 (dB)"],
+      ev.fidelity.map((l: Json) => [l.size, f1(l.psnr_fp32_db, 2), f1(l.psnr_int8_db, 2), l.psnr_vs_release_level_db >= 126 ? "exact" : f1(l.psnr_vs_release_level_db, 2), f1(l.psnr_release_level_db, 2)])));
+  }
+
   // ---- embed ------------------------------------------------------------------------------------------------
   const embed = embedSection(load(repo, "bench/results/embed.json"));
   out.push("", `## ${embed.heading}`, "", embed.body);

@@ -18,9 +18,11 @@ from pathlib import Path
 from PIL import Image
 
 from seedface.console import cli
-from seedface.eval.edge_student import evaluate, markdown
+from seedface.eval.edge_student import add_to_history, curve_plot, evaluate, markdown
 from seedface.eval.faces import _resolve_model
 from seedface.paths import REPO
+from seedface.release import manifest as mf
+from seedface.release.edge_student import CARD, write_edge_card
 
 DEFAULT_OUT = REPO / "training" / "reports" / "edge_student.json"
 
@@ -33,6 +35,8 @@ def run(argv=None) -> dict:
     ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--psnr-seeds", type=int, default=32, help="seeds for the per-level PSNR")
     ap.add_argument("--out", default=str(DEFAULT_OUT), help="report .json path")
+    ap.add_argument("--run-log", default="training/runs/edge256/log.csv",
+                    help="the run's log.csv, for the training-side curve (skipped when absent)")
     a = ap.parse_args(argv)
     if a.seeds < 2:
         ap.error("--seeds must be at least 2 (look-alike pairs)")
@@ -44,6 +48,11 @@ def run(argv=None) -> dict:
     Image.fromarray(grid).save(grid_path, quality=90)
     out.write_text(json.dumps(report, indent=1) + "\n")
     out.with_suffix(".md").write_text(markdown(report, grid_path.name))
+    cand_dir = _resolve_model(a.candidate)
+    if (cand_dir / CARD).is_file():  # the candidate's card gains the figures
+        write_edge_card(cand_dir, mf.load(cand_dir), mf.load(_resolve_model(a.reference)), report)
+    history = add_to_history(out.with_name(out.stem + "_history.json"), report)
+    curve_plot(out.with_name(out.stem + "_curve.png"), history, REPO / a.run_log)
     print(json.dumps({"meets_targets": report["meets_targets"], "checks": report["checks"],
                       "distance_median": report["distance_vs_reference"]["median"], "report": str(out)}))
     return report

@@ -15,13 +15,17 @@ reference's.
 """
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import json
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from matplotlib.figure import Figure
 
 from seedface.console import logger
 from seedface.eval import metrics
@@ -107,7 +111,9 @@ def evaluate(candidate: Path, reference: Path, n_seeds: int = 200, size: int = 1
         "tool": "seedface.eval_edge", "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "candidate": {"id": cand.man["id"], "version": cand.man["version"], "dir": str(candidate),
                       "precision": precision, "output": cand.output_for(size),
-                      "channels": cand.student.get("channels")},
+                      "channels": cand.student.get("channels"),
+                      "steps": cand.man.get("provenance", {}).get("steps"),
+                      "minutes": cand.man.get("provenance", {}).get("minutes")},
         "reference": {"id": ref.man["id"], "version": ref.man["version"], "precision": "fp32",
                       "output": ref.output_for(size)},
         "size": size, "seeds": {"n": n_seeds, "names": f"'{seeds[0]}'..'{seeds[-1]}'"},
@@ -149,3 +155,41 @@ def markdown(r: dict, grid_name: str) -> str:
     lines += ["", f"![release (top) vs edge student (bottom)]({grid_name})", "",
               "Top row: the release's face; bottom: the edge student's, same seeds (a red frame: no face found).", ""]
     return "\n".join(lines)
+
+
+def add_to_history(path: Path, report: dict) -> list[dict]:
+    """The curve's points: one row per evaluated training step (a re-evaluation of a step replaces its row)."""
+    rows = json.loads(path.read_text()) if path.is_file() else []
+    c = report["candidate"]
+    row = {"steps": c.get("steps"), "minutes": c.get("minutes"), "seeds": report["seeds"]["n"],
+           "distance_median": report["distance_vs_reference"]["median"],
+           "detection_rate": report["faces"]["candidate"]["detection_rate"],
+           "lookalike_rate": report["faces"]["candidate"]["lookalike_rate"],
+           "reference_lookalike_rate": report["faces"]["reference"]["lookalike_rate"], "when": report["when"]}
+    rows = sorted([r for r in rows if r.get("steps") != row["steps"]] + [row], key=lambda r: r.get("steps") or 0)
+    path.write_text(json.dumps(rows, indent=1) + "\n")
+    return rows
+
+
+def curve_plot(path: Path, history: list[dict], run_log: Path | None = None) -> Path:
+    """Median distance to the release's face (dlib) per evaluated step, with the target; and, from the run's
+    log.csv, the training-side face-descriptor distance (the perceptual term) where it was on."""
+    fig = Figure(figsize=(7, 3.6))
+    ax = fig.subplots()
+    pts = [(r["steps"], r["distance_median"]) for r in history if r.get("steps") is not None]
+    if pts:
+        x, y = zip(*pts)
+        ax.plot(x, y, "o-", label="eval: median dlib distance to the release (int8, 128 px)")
+    if run_log is not None and run_log.is_file():
+        rows = [r for r in csv.DictReader(run_log.open()) if float(r.get("perceptual") or 0) > 0]
+        if rows:
+            ax.plot([int(r["step"]) for r in rows], [float(r["perceptual"]) for r in rows], lw=0.6, alpha=0.6,
+                    label="training: face-descriptor distance (256 px, per step)")
+    ax.axhline(TARGETS["distance_median"], color="red", lw=1, ls="--", label="target")
+    ax.set_xlabel("training step (batch 8)")
+    ax.set_ylabel("descriptor distance")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    return path
