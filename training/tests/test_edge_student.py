@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from seedface import distill
+from seedface import distill, eval_edge
+from seedface.eval.face_judge import judge_available
 from seedface.models import StudentSynthesis
 from seedface.models.narrow import narrow_student
 from seedface.paths import REPO
@@ -112,3 +113,17 @@ def test_release_taught_run_trains_the_narrow_levels_resumes_and_exports(tmp_pat
     np.testing.assert_allclose(cand.style("alice"), ref.style("alice"), rtol=0, atol=1e-5)  # the same w
     img = cand.render("alice", 32, precision="int8")
     assert img.shape == (32, 32, 3) and img.dtype == np.uint8 and img.std() > 5
+    if not judge_available():
+        return
+    # the judge's report: figures, the curve's history and PNG, and the candidate's card gains them
+    out = tmp_path / "reports" / "edge_student.json"
+    report = eval_edge.run([str(tmp_path / "model"), "--reference", str(FFHQ), "--seeds", "3", "--size", "64",
+                            "--psnr-seeds", "1", "--out", str(out), "--run-log", str(tmp_path / "run" / "log.csv")])
+    assert report["candidate"]["steps"] == 5 and report["seeds"]["n"] == 3
+    assert [row["size"] for row in report["fidelity"]] == [8, 16, 32, 64]
+    assert report["fidelity"][0]["psnr_vs_release_level_db"] > 100  # the frozen 8 px level is the release's
+    assert set(report["checks"]) == {"distance_median", "detection_rate", "lookalike_points"}
+    history = json.loads(out.with_name("edge_student_history.json").read_text())
+    assert [h["steps"] for h in history] == [5]
+    assert out.with_name("edge_student_curve.png").stat().st_size > 1000
+    assert "Same person as the release?" in (tmp_path / "model" / "MODEL_CARD.md").read_text()

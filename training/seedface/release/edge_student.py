@@ -67,7 +67,7 @@ def write_edge_card(model_dir: Path, man: dict, ref: dict, evaluation: dict | No
     p, st = man["provenance"], man["networks"]["student"]
     rel = (ref.get("provenance") or {}).get("release") or {}
     lines = [f"# {man['id']} {man['version']}: edge student distilled from {ref['id']}@{ref['version']}", "",
-             f"![16 seeds at 256 px]({write_samples(model_dir, man)})", "",
+             f"![16 seeds at {man['resolution']} px]({write_samples(model_dir, man, st['outputs'][-1]['name'])})", "",
              f"**Licence: non-commercial use only.** {man['training_data']['licence']}", "",
              "## Where the weights come from",
              f"- Distilled here from `{ref['id']}` {ref['version']}: the MobileStyleGAN authors' FFHQ student "

@@ -41,8 +41,8 @@ def grid(images: np.ndarray, cols: int) -> np.ndarray:
     return g
 
 
-def write_samples(model_dir: Path, man: dict) -> str:
-    imgs = render(model_dir, man, GRID_SEEDS, "img_256")
+def write_samples(model_dir: Path, man: dict, output: str = "img_256") -> str:
+    imgs = render(model_dir, man, GRID_SEEDS, output)
     small = np.stack([np.asarray(Image.fromarray(i).resize((192, 192), Image.BOX)) for i in imgs])
     Image.fromarray(grid(small, 8)).save(Path(model_dir) / SAMPLES, quality=88)
     return SAMPLES
