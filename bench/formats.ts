@@ -11,7 +11,7 @@ import { BatchingRunner } from "../src/origin/batching-runner.js";
 import { loadModel } from "../src/origin/models.js";
 import type { Format } from "../src/shared/codecs.js";
 import { encodeImage, encoderOptions, FORMATS, QUALITY, setCodecOverrides } from "../src/shared/codecs.js";
-import { installNodeCodecs } from "../src/shared/codecs-node.js";
+import { installNodeCodecs } from "../src/origin/codecs-node.js";
 import { renderFacePixels } from "../src/shared/face.js";
 import { parseFaceRequest } from "../src/shared/params.js";
 
