@@ -81,7 +81,7 @@ function buildTree(): string {
   const tree = join(scratch, "build");
   mkdirSync(tree);
   for (const d of ["src", "scripts"]) cpSync(join(REPO, d), join(tree, d), { recursive: true });
-  for (const f of ["wrangler.toml", "package.json", "tsconfig.json"]) cpSync(join(REPO, f), join(tree, f));
+  for (const f of ["wrangler.toml", "package.json", "tsconfig.json", "tsconfig.base.json"]) cpSync(join(REPO, f), join(tree, f));
   symlinkSync(join(REPO, "node_modules"), join(tree, "node_modules"));
   mkdirSync(join(tree, "dist-assets")); // wrangler.toml names an assets directory; the bench serves none
   return tree;
