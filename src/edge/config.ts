@@ -3,10 +3,19 @@
 /**
  * The worker's bindings as the code reads them: `Env` as `wrangler types` generates it (worker-configuration.d.ts,
  * `npm run types`: wrangler.toml's vars and bindings, the secret named in .dev.vars.example), each one optional (an
- * unset or empty var means its default, docs/edge.md), plus the two optional bindings that wrangler.toml leaves
- * commented out until a deployment turns them on: the R2 second cache tier and the cache-miss rate limiter.
+ * unset or empty var means its default, docs/edge.md), plus what wrangler.toml does not set by default: the other
+ * vars and the two optional bindings (the R2 second cache tier, the cache-miss rate limiter).
  */
 export type EdgeEnv = Partial<Cloudflare.Env> & {
+  /** Comma-separated origin base URLs (pick by seed hash, fail over in order). Empty: no origin. */
+  ORIGIN_URL?: string;
+  /** Circuit breaker: consecutive failures that open it, and the cool-down before a half-open probe. */
+  ORIGIN_BREAKER_FAILURES?: string;
+  ORIGIN_BREAKER_COOLDOWN_MS?: string;
+  /** Seconds the edge keeps a degraded face in its cache (default 60, at most 60; 0: not at all). */
+  DEGRADED_CACHE_TTL_S?: string;
+  /** Default size when the URL has none (default 128). */
+  DEFAULT_SIZE?: string;
   /** Optional R2 bucket: persistent second cache tier. */
   FACES?: R2Bucket;
   /** Optional Workers Rate Limiting binding: limits cache misses per client (issue 8). */
