@@ -9,16 +9,18 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
+import { parseFlags } from "../harness/flags.js";
 import { renderReport } from "./report.js";
 
 const REPO = join(import.meta.dirname, "..");
-const argv = process.argv.slice(2);
-const arg = (name: string, def: string) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 && argv[i + 1] ? argv[i + 1]! : def;
-};
+const { values: FLAGS } = parseFlags({
+  strings: ["skip", "load-duration", "load-connections"],
+  booleans: ["report-only", "quant"],
+  usage: "npm run bench [-- --skip edge,origin,formats,openvino,models,quant,load,embed --load-duration 30 --load-connections 200 --quant --report-only]",
+});
+const arg = (name: "skip" | "load-duration" | "load-connections", def: string): string => FLAGS[name] ?? def;
 const skip = new Set(arg("skip", "").split(",").filter(Boolean));
-const reportOnly = argv.includes("--report-only");
+const reportOnly = FLAGS["report-only"];
 const modelId = (JSON.parse(readFileSync(join(REPO, "models/default.json"), "utf8")) as { default: string }).default;
 
 function step(name: string, cmd: string, args: string[], env: Record<string, string> = {}): { name: string; ok: boolean; seconds: number } {
@@ -79,7 +81,7 @@ function main() {
     run("openvino", "npx", ["tsx", "bench/openvino.ts"]);
     run("models", "npm", ["run", "report:models"]);
     if (!skip.has("quant")) {
-      if (argv.includes("--quant") || quantVariantCount() <= 2) run("quant", "npm", ["run", "bench:quant", "--", `models/${modelId}`, "--runs", "20"]);
+      if (FLAGS.quant || quantVariantCount() <= 2) run("quant", "npm", ["run", "bench:quant", "--", `models/${modelId}`, "--runs", "20"]);
       else process.stderr.write(`\n=== [quant] kept bench/results/quant-variants-${modelId}.json (${quantVariantCount()} variants); --quant re-runs it\n`);
     }
     run("load", "npx", ["tsx", "bench/load.ts", "--duration", arg("load-duration", "30"), "--connections", arg("load-connections", "200")]);

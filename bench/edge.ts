@@ -6,6 +6,9 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { DIST, REPO, startWorker } from "../harness/worker.js";
+import { parseFlags } from "../harness/flags.js";
+
+parseFlags({ usage: "npm run bench:edge   (no flags; BENCH_SIZES, BENCH_COLD_RUNS, BENCH_WARM_RUNS, BENCH_HIT_RUNS in the environment)" });
 
 const SIZES = (process.env.BENCH_SIZES ?? "16,32,64,96,128,256").split(",").map(Number);
 const COLD_RUNS = Number(process.env.BENCH_COLD_RUNS ?? 3);

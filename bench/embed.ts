@@ -25,15 +25,17 @@ import type { Browser } from "../harness/chromium.js";
 import { CHROMIUM, hostServer, launch } from "../harness/chromium.js";
 import { FFHQ, buildWithEmbed, hasFfhq, linkedModels } from "../harness/embed-build.js";
 import { REPO, startWorker } from "../harness/worker.js";
+import { parseFlags } from "../harness/flags.js";
 import { embedSection, spliceSection } from "./report.js";
 
-const argv = process.argv.slice(2);
-const arg = (name: string, def: string) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 && argv[i + 1] ? argv[i + 1]! : def;
-};
+const { values: FLAGS } = parseFlags({
+  strings: ["runs", "webgpu-runs", "webgpu-cap-s"],
+  booleans: ["no-webgpu", "report-only"],
+  usage: "npm run bench:embed [-- --runs 5 --webgpu-runs 1 --webgpu-cap-s 150 --no-webgpu | --report-only]",
+});
+const arg = (name: "runs" | "webgpu-runs" | "webgpu-cap-s", def: string): string => FLAGS[name] ?? def;
 const RUNS = Number(arg("runs", process.env.BENCH_EMBED_RUNS ?? "5"));
-const WEBGPU_RUNS = argv.includes("--no-webgpu") ? 0 : Number(arg("webgpu-runs", process.env.BENCH_EMBED_WEBGPU_RUNS ?? "1"));
+const WEBGPU_RUNS = FLAGS["no-webgpu"] ? 0 : Number(arg("webgpu-runs", process.env.BENCH_EMBED_WEBGPU_RUNS ?? "1"));
 const WEBGPU_CAP_MS = 1000 * Number(arg("webgpu-cap-s", process.env.BENCH_EMBED_WEBGPU_CAP_S ?? "150"));
 const CAP_MS = 180_000;
 const N = 20;
@@ -306,7 +308,7 @@ function reportOnly(): void {
 }
 
 async function main() {
-  if (argv.includes("--report-only")) return reportOnly();
+  if (FLAGS["report-only"]) return reportOnly();
   if (!hasFfhq) throw new Error(`${FFHQ}/manifest.json missing: bench:embed measures the FFHQ model (npm run models:ffhq)`);
   const tmp = mkdtempSync(join(tmpdir(), "seedface-bench-embed-"));
   const log = (s: string) => process.stdout.write(`[bench:embed] ${s}\n`);

@@ -11,16 +11,14 @@ import { BatchingRunner } from "../src/origin/batching-runner.js";
 import { loadModel } from "../src/origin/models.js";
 import type { Format } from "../src/shared/codecs.js";
 import { encodeImage, encoderOptions, FORMATS, QUALITY, setCodecOverrides } from "../src/shared/codecs.js";
-import { installNodeCodecs } from "../src/shared/codecs-node.js";
+import { installNodeCodecs } from "../src/origin/codecs-node.js";
 import { renderFacePixels } from "../src/shared/face.js";
 import { parseFaceRequest } from "../src/shared/params.js";
+import { flags } from "../harness/flags.js";
 
 const REPO = join(import.meta.dirname, "..");
-const argv = process.argv.slice(2);
-const arg = (name: string, def: string) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 && argv[i + 1] ? argv[i + 1]! : def;
-};
+const FLAGS = flags(["seeds", "sizes", "model"], "npm run bench:formats [-- --seeds 6 --sizes 64,128,256,512,1024 --model <id>]");
+const arg = (name: keyof typeof FLAGS, def: string): string => FLAGS[name] ?? def;
 const nSeeds = Number(arg("seeds", "6"));
 const sizes = arg("sizes", "64,128,256,512,1024").split(",").map(Number);
 const sweepSizes = [128, 512];

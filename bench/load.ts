@@ -22,7 +22,8 @@ import { startOrigin, TOKEN } from "../harness/origin.js";
 import type { OriginProcess } from "../harness/origin.js";
 import { flags } from "../harness/flags.js";
 
-const FLAGS = flags(["duration", "connections", "scenarios", "new-fraction", "pool"]);
+const FLAGS = flags(["duration", "connections", "scenarios", "new-fraction", "pool"],
+  "npm run loadtest [-- --duration 30 --connections 200 --scenarios edge,origin,origin-killed --new-fraction 0.2 --pool 60]");
 const arg = (name: keyof typeof FLAGS, def: string): string => FLAGS[name] ?? def;
 const DURATION = Number(arg("duration", "30"));
 const CONNECTIONS = Number(arg("connections", "200"));

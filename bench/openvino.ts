@@ -30,13 +30,16 @@ import { makeNoiseBatchable } from "../src/origin/onnx-batch-noise.js";
 import { chooseProvider, cudaLibraryPresent, sessionOptions } from "../src/origin/provider.js";
 import { graphPerOutput } from "../src/shared/onnx-prune.js";
 import { noiseForNetwork } from "../src/shared/face.js";
+import { parseFlags } from "../harness/flags.js";
 
 const REPO = join(import.meta.dirname, "..");
-const argv = process.argv.slice(2);
-const arg = (name: string, def: string) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 && argv[i + 1] ? argv[i + 1]! : def;
-};
+const { values: FLAGS } = parseFlags({
+  strings: ["model", "threads", "rounds", "block", "drop", "warmup", "wheel", "python", "variants"],
+  booleans: ["no-bf16", "no-profile"],
+  usage: "npm run bench:openvino [-- --model ffhq --threads 1,2 --rounds 8 --block 3 --drop 1 --warmup 2 --variants origin,no-spin --wheel W --python P --no-bf16 --no-profile]",
+});
+type ValueFlag = "model" | "threads" | "rounds" | "block" | "drop" | "warmup" | "wheel" | "python" | "variants";
+const arg = (name: ValueFlag, def: string): string => FLAGS[name] ?? def;
 const MODEL = arg("model", "ffhq");
 const THREADS = arg("threads", "1,2").split(",").map(Number);
 const ROUNDS = Number(arg("rounds", "8"));
@@ -45,8 +48,8 @@ const DROP = Number(arg("drop", "1"));
 const WARMUP = Number(arg("warmup", "2"));
 const WHEEL = arg("wheel", join(REPO, "training/downloads/random_face-2021.7.21.1-py3-none-any.whl"));
 const PYTHON = arg("python", join(REPO, "training/.venv/bin/python"));
-const BF16 = !argv.includes("--no-bf16");
-const PROFILE = !argv.includes("--no-profile");
+const BF16 = !FLAGS["no-bf16"];
+const PROFILE = !FLAGS["no-profile"];
 const TARGET = 0.8;
 /** Pause when the CPU passes from one runtime to the other, so neither's spinning pool threads eat the other's start. */
 const SWITCH_PAUSE_MS = 50;

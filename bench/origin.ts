@@ -19,7 +19,8 @@ import { sessionOptions } from "../src/origin/provider.js";
 import { ROOT, modelsWithTeacher, startOrigin } from "../harness/origin.js";
 import { flags } from "../harness/flags.js";
 
-const FLAGS = flags(["n", "concurrency", "reps", "threads", "ep", "models"]);
+const FLAGS = flags(["n", "concurrency", "reps", "threads", "ep", "models"],
+  "npm run bench:origin [-- --n 24 --concurrency 8 --reps 20 --threads 1 --ep auto --models models]");
 const arg = (name: keyof typeof FLAGS, def: string): string => FLAGS[name] ?? def;
 const N = Number(arg("n", "24"));
 const CONC = Number(arg("concurrency", "8"));

@@ -7,7 +7,7 @@ import { decodePng, rgbOf } from "../test/helpers/png.js";
 import { REPO, startWorker } from "../harness/worker.js";
 import { flags } from "../harness/flags.js";
 
-const FLAGS = flags(["size", "seeds"]);
+const FLAGS = flags(["size", "seeds"], "npm run grid:psi [-- --size 96 --seeds 6]");
 const arg = (name: keyof typeof FLAGS, fallback: number): number => Number(FLAGS[name] ?? fallback);
 const size = arg("size", 96), nSeeds = arg("seeds", 6);
 const psis = [0.3, 0.5, 0.6, 0.7, 0.8, 1.0];

@@ -17,10 +17,14 @@ import { join, resolve } from "node:path";
 import { networkFile, parseManifest } from "../src/shared/manifest.js";
 import type { WorkerHandle } from "../harness/worker.js";
 import { REPO, startWorker } from "../harness/worker.js";
+import { parseFlags } from "../harness/flags.js";
 
-const args = process.argv.slice(2);
-const runsAt = args.indexOf("--runs");
-const RUNS = runsAt >= 0 ? Number(args.splice(runsAt, 2)[1]) : 30;
+const { values: FLAGS, positionals: args } = parseFlags({
+  strings: ["runs"],
+  positionals: 2,
+  usage: "npm run bench:quant:workerd -- [models/<id>] [VARIANT_DIR] [--runs 30]",
+});
+const RUNS = Number(FLAGS.runs ?? 30);
 const WARMUP = 3;
 const defaultId = JSON.parse(readFileSync(join(REPO, "models/default.json"), "utf8")).default as string;
 const modelDir = resolve(args[0] ?? join(REPO, "models", defaultId));
@@ -77,7 +81,7 @@ function buildTree(): string {
   const tree = join(scratch, "build");
   mkdirSync(tree);
   for (const d of ["src", "scripts"]) cpSync(join(REPO, d), join(tree, d), { recursive: true });
-  for (const f of ["wrangler.toml", "package.json", "tsconfig.json"]) cpSync(join(REPO, f), join(tree, f));
+  for (const f of ["wrangler.toml", "package.json", "tsconfig.json", "tsconfig.base.json"]) cpSync(join(REPO, f), join(tree, f));
   symlinkSync(join(REPO, "node_modules"), join(tree, "node_modules"));
   mkdirSync(join(tree, "dist-assets")); // wrangler.toml names an assets directory; the bench serves none
   return tree;

@@ -81,7 +81,7 @@ function buildKey(root: string): string {
   };
   walk(join(REPO, "src"));
   walk(join(REPO, "scripts")); // the build step (scripts/gen-bundled-model.ts)
-  for (const f of ["wrangler.toml", "package.json", "tsconfig.json"]) h.update(f).update(readFileSync(join(REPO, f)));
+  for (const f of ["wrangler.toml", "package.json", "tsconfig.json", "tsconfig.base.json"]) h.update(f).update(readFileSync(join(REPO, f)));
   const id = defaultModelId(root);
   const dir = join(root, id);
   h.update(id).update(readFileSync(join(dir, "manifest.json")));

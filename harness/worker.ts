@@ -113,7 +113,7 @@ export function sh(cmd: string, args: string[], opts: { cwd: string; env?: Recor
  */
 export async function buildWorker(dir: string, modelsDir: string, env: Record<string, string> = {}): Promise<{ dist: string; assets: string; log: string }> {
   mkdirSync(dir, { recursive: true });
-  for (const f of ["src", "scripts", "wasm", "wrangler.toml", "package.json", "tsconfig.json"]) cpSync(join(REPO, f), join(dir, f), { recursive: true });
+  for (const f of ["src", "scripts", "wasm", "wrangler.toml", "package.json", "tsconfig.json", "tsconfig.base.json"]) cpSync(join(REPO, f), join(dir, f), { recursive: true });
   rmSync(join(dir, "src/edge/bundled-model.generated.ts"), { force: true });
   symlinkSync(join(REPO, "node_modules"), join(dir, "node_modules"));
   mkdirSync(join(dir, "dist-assets"), { recursive: true });

@@ -8,11 +8,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as ortNode from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
+import { parseFlags } from '../harness/flags.ts';
 
-const args = process.argv.slice(2);
-const runsAt = args.indexOf('--runs');
-const runs = runsAt >= 0 ? Number(args.splice(runsAt, 2)[1]) : 15;
-const [modelDir = 'models/default', variantDir] = args;
+const { values: flags, positionals } = parseFlags({
+  strings: ['runs'],
+  positionals: 2,
+  usage: 'npm run bench:quant -- [models/<id>] [VARIANT_DIR] [--runs 15]',
+});
+const runs = Number(flags.runs ?? 15);
+const [modelDir = 'models/default', variantDir] = positionals;
 const manifest = JSON.parse(fs.readFileSync(path.join(modelDir, 'manifest.json'), 'utf8'));
 const student = manifest.networks.student;
 if (!student) throw new Error(`${modelDir}: no student network`);

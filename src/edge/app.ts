@@ -4,7 +4,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { cors } from "hono/cors";
 import { errorResponse, HttpError } from "../shared/errors.js";
 import { ManifestError } from "../shared/manifest.js";
-import type { Env } from "./config.js";
+import type { EdgeEnv } from "./config.js";
 import { mountEmbedRoutes } from "./embed-routes.js";
 import { handleFace } from "./face-route.js";
 import { healthRoute, modelsRoute } from "./info-routes.js";
@@ -25,14 +25,14 @@ function methodNotAllowed(allow: string) {
 }
 
 /** GET and HEAD on a route; OPTIONS is a CORS preflight; any other method is a JSON 405. */
-function only(app: Hono<{ Bindings: Env }>, allow: string, route: string): void {
+function only(app: Hono<{ Bindings: EdgeEnv }>, allow: string, route: string): void {
   const [withAllow, answer] = preflight(allow);
   app.on("OPTIONS", route, withAllow, answer);
   app.all(route, methodNotAllowed(allow));
 }
 
-export function createApp(): Hono<{ Bindings: Env }> {
-  const app = new Hono<{ Bindings: Env }>();
+export function createApp(): Hono<{ Bindings: EdgeEnv }> {
+  const app = new Hono<{ Bindings: EdgeEnv }>();
   for (const route of ["/face/*", "/morph/*", "/avatar/*", "/v/*"]) {
     app.on(["GET", "HEAD"], route, handleFace);
     only(app, "GET, HEAD, OPTIONS", route);

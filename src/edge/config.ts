@@ -1,26 +1,26 @@
 // Worker bindings and vars (wrangler.toml [vars], secrets, bindings), parsed once per request into EdgeConfig.
-export interface Env {
+
+/**
+ * The worker's bindings as the code reads them: `Env` as `wrangler types` generates it (worker-configuration.d.ts,
+ * `npm run types`: wrangler.toml's vars and bindings, the secret named in .dev.vars.example), each one optional (an
+ * unset or empty var means its default, docs/edge.md), plus what wrangler.toml does not set by default: the other
+ * vars and the two optional bindings (the R2 second cache tier, the cache-miss rate limiter).
+ */
+export type EdgeEnv = Partial<Cloudflare.Env> & {
   /** Comma-separated origin base URLs (pick by seed hash, fail over in order). Empty: no origin. */
   ORIGIN_URL?: string;
-  /** Secret: bearer token sent to the origin. */
-  ORIGIN_TOKEN?: string;
-  ORIGIN_TIMEOUT_MS?: string;
   /** Circuit breaker: consecutive failures that open it, and the cool-down before a half-open probe. */
   ORIGIN_BREAKER_FAILURES?: string;
   ORIGIN_BREAKER_COOLDOWN_MS?: string;
   /** Seconds the edge keeps a degraded face in its cache (default 60, at most 60; 0: not at all). */
   DEGRADED_CACHE_TTL_S?: string;
-  /** Budget for ORT's wasm memory in MB (default 100). */
-  EDGE_WASM_BUDGET_MB?: string;
   /** Default size when the URL has none (default 128). */
   DEFAULT_SIZE?: string;
   /** Optional R2 bucket: persistent second cache tier. */
   FACES?: R2Bucket;
   /** Optional Workers Rate Limiting binding: limits cache misses per client (issue 8). */
   MISS_LIMITER?: RateLimit;
-  /** Static assets (embed/playground files, see embed-routes.ts). */
-  ASSETS?: Fetcher;
-}
+};
 
 export interface EdgeConfig {
   origins: string[];
@@ -55,7 +55,7 @@ export function parseOrigins(v: string | undefined): string[] {
     .map((s) => s.replace(/\/+$/, ""));
 }
 
-export function edgeConfig(env: Env): EdgeConfig {
+export function edgeConfig(env: EdgeEnv): EdgeConfig {
   return {
     origins: parseOrigins(env.ORIGIN_URL),
     originToken: env.ORIGIN_TOKEN || undefined,

@@ -17,7 +17,7 @@ import { canonicalKey, canonicalPath, parseFacePath } from "../shared/params.js"
 import { decodePngRgb } from "../shared/png-decode.js";
 import { installEdgeCodecs } from "./codec-wasm.js";
 import { Coalescer } from "../shared/coalesce.js";
-import type { EdgeConfig, Env } from "./config.js";
+import type { EdgeConfig, EdgeEnv } from "./config.js";
 import { edgeConfig } from "./config.js";
 import type { EdgeModel } from "./edge-model.js";
 import { getCachedFace, putCachedFace } from "./face-cache.js";
@@ -44,7 +44,7 @@ function edgeVariant(model: EdgeModel, draw: EdgeDraw): string {
   return draw.upscaled ? `edge-${model.variant}-from${draw.levelSize}` : `edge-${model.variant}`;
 }
 
-async function drawAtEdge(model: EdgeModel, req: FaceRequest, key: string, draw: EdgeDraw, env: Env, cfg: EdgeConfig): Promise<Rendered> {
+async function drawAtEdge(model: EdgeModel, req: FaceRequest, key: string, draw: EdgeDraw, env: EdgeEnv, cfg: EdgeConfig): Promise<Rendered> {
   const load = await model.ensure(draw.output, env.ASSETS, cfg.wasmBudgetBytes);
   const t1 = performance.now();
   // The edge only has the student; a degraded stand-in for a teacher face is the student's face.
@@ -86,7 +86,7 @@ function isModelUnavailable(e: unknown): e is HttpError {
   return e instanceof HttpError && e.code === "model_unavailable";
 }
 
-async function produce(model: EdgeModel, req: FaceRequest, key: string, env: Env, cfg: EdgeConfig, requestId: string): Promise<Rendered> {
+async function produce(model: EdgeModel, req: FaceRequest, key: string, env: EdgeEnv, cfg: EdgeConfig, requestId: string): Promise<Rendered> {
   const plan = planRender(model.manifest, req, guardState(model, cfg), cfg.origins.length > 0);
   if (plan.where === "none") throw new HttpError(503, "unavailable", plan.reason, { "retry-after": "60" });
   if (plan.where === "edge") {
@@ -160,11 +160,11 @@ async function joinShared(shared: Promise<Rendered>, waitMs: number, drawOwn: ()
   try {
     return (await Promise.race([shared, expired])) ?? (await drawOwn());
   } finally {
-    clearTimeout(timer);
+    if (timer !== undefined) clearTimeout(timer);
   }
 }
 
-async function limitMiss(env: Env, req: Request): Promise<void> {
+async function limitMiss(env: EdgeEnv, req: Request): Promise<void> {
   if (!env.MISS_LIMITER) return; // rate limiting is off unless the binding is configured (issue 8)
   const who = req.headers.get("cf-connecting-ip") ?? "anonymous";
   const { success } = await env.MISS_LIMITER.limit({ key: who });
@@ -209,7 +209,7 @@ export function versionedUrl(origin: string, req: FaceRequest, model: EdgeModel)
   return `${origin}/v/${encodeURIComponent(model.manifest.id)}@${encodeURIComponent(model.manifest.version)}${path}`;
 }
 
-export async function handleFace(c: Context<{ Bindings: Env }>): Promise<Response> {
+export async function handleFace(c: Context<{ Bindings: EdgeEnv }>): Promise<Response> {
   const t0 = performance.now();
   const env = c.env ?? {};
   const cfg = edgeConfig(env);

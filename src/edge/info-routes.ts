@@ -4,7 +4,7 @@ import { CONTRACT_VERSION } from "../shared/contract.js";
 import { edgeLevels, edgeMaxSize, studentLevels } from "../shared/manifest.js";
 import { DEFAULT_SIZE, SIZE_MAX, SIZE_MIN } from "../shared/params.js";
 import { SEED_ALGORITHM } from "../shared/seed.js";
-import type { Env } from "./config.js";
+import type { EdgeEnv } from "./config.js";
 import { edgeConfig } from "./config.js";
 import { edgeModel, guardState, requireModel } from "./isolate.js";
 import { levelFits, levelNeed } from "./memory-guard.js";
@@ -14,7 +14,7 @@ import { ortVersion, wasmMemoryBytes, wasmMemoryPeakBytes } from "./ort-runtime.
 const json = (c: Context, body: unknown, status = 200) =>
   c.json(body, status as 200, { "cache-control": "no-store", "access-control-allow-origin": "*" });
 
-export function modelsRoute(c: Context<{ Bindings: Env }>): Response {
+export function modelsRoute(c: Context<{ Bindings: EdgeEnv }>): Response {
   const cfg = edgeConfig(c.env ?? {});
   const model = requireModel();
   const m = model.manifest;
@@ -67,7 +67,7 @@ export function modelsRoute(c: Context<{ Bindings: Env }>): Response {
   });
 }
 
-export function healthRoute(c: Context<{ Bindings: Env }>): Response {
+export function healthRoute(c: Context<{ Bindings: EdgeEnv }>): Response {
   const cfg = edgeConfig(c.env ?? {});
   let model;
   try {

@@ -12,8 +12,7 @@ import type { RenderedDetail } from "./seed-face.js";
 
 const GRID_COUNT = 12;
 const base = new URL("/", location.href).href;
-// (No `extends HTMLElement` bound: workers-types, also in scope, redeclares Element and breaks the DOM subtypes.)
-const $ = <T = HTMLElement>(id: string) => document.getElementById(id) as unknown as T;
+const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 
 interface Timed {
   url: string;

@@ -4,7 +4,7 @@ import { Hono } from "hono";
 import type { Context } from "hono";
 import { CONTRACT_VERSION, HEADER_RENDER_MS, HEADER_REQUEST_ID, ORIGIN_API_PREFIX, ORIGIN_FACE_PREFIX, ORIGIN_HEALTH_PATH, ORIGIN_MORPH_PREFIX, modelLabel } from "../shared/contract.js";
 import { encodeImage } from "../shared/codecs.js";
-import { installNodeCodecs } from "../shared/codecs-node.js";
+import { installNodeCodecs } from "./codecs-node.js";
 import { Coalescer } from "../shared/coalesce.js";
 import { HttpError, errorResponse } from "../shared/errors.js";
 import { checkAttributes, modelAttributes } from "../shared/attributes.js";

@@ -1,6 +1,9 @@
 // Types and validation of models/<id>/manifest.json (docs/model-format.md, seedface-model/1) and the questions
 // the runtimes ask of it: which file to load, which output serves a size, which noise maps to feed.
 
+import type { SchemaError } from "./manifest-validate.generated.js";
+import { validateManifestSchema } from "./manifest-validate.generated.js";
+
 export const MODEL_FORMAT = "seedface-model/1";
 
 export type Dim = number | string;
@@ -89,20 +92,62 @@ function isObj(x: unknown): x is Record<string, unknown> {
   return typeof x === "object" && x !== null && !Array.isArray(x);
 }
 
-function tensors(x: unknown, where: string): TensorSpec[] {
-  if (!Array.isArray(x) || x.length === 0) fail(`${where} must be a non-empty array`);
-  return x.map((t, i) => {
-    if (!isObj(t) || typeof t.name !== "string" || !Array.isArray(t.shape)) fail(`${where}[${i}] needs name and shape`);
-    return t as unknown as TensorSpec;
-  });
+/** A JSON pointer (Ajv's instancePath, "/networks/student/outputs/0") as a field name: networks.student.outputs[0]. */
+function fieldName(pointer: string): string {
+  let out = "";
+  for (const raw of pointer.split("/").slice(1)) {
+    const seg = raw.replace(/~1/g, "/").replace(/~0/g, "~");
+    out += /^\d+$/.test(seg) ? `[${seg}]` : out ? `.${seg}` : seg;
+  }
+  return out;
 }
 
-function network(x: unknown, name: string): NetworkSpec {
-  if (!isObj(x)) fail(`networks.${name} missing`);
-  const inputs = tensors(x.inputs, `networks.${name}.inputs`);
-  const outputs = tensors(x.outputs, `networks.${name}.outputs`);
-  if (!isObj(x.files) || typeof x.files.fp32 !== "string") fail(`networks.${name}.files.fp32 missing`);
-  return { ...(x as unknown as NetworkSpec), inputs, outputs };
+/** The value at a JSON pointer inside x (undefined when there is none). */
+function valueAt(x: unknown, pointer: string): unknown {
+  let v = x;
+  for (const raw of pointer.split("/").slice(1)) {
+    if (typeof v !== "object" || v === null) return undefined;
+    v = (v as Record<string, unknown>)[raw.replace(/~1/g, "/").replace(/~0/g, "~")];
+  }
+  return v;
+}
+
+const shown = (v: unknown): string => (v === undefined ? "nothing" : (JSON.stringify(v) ?? String(v)).slice(0, 60));
+
+/**
+ * One message for the schema's verdict, naming the field: the deepest error (inside an anyOf, the branch that got
+ * furthest); where the branches fail at the same field on its type or value, the alternatives are listed.
+ */
+function schemaMessage(x: unknown, errors: readonly SchemaError[]): string {
+  const concrete = errors.filter((e) => e.keyword !== "anyOf" && e.keyword !== "oneOf");
+  if (concrete.length === 0) return `${fieldName(errors[0]?.instancePath ?? "") || "the manifest"} does not match manifest.schema.json`;
+  const depth = (e: SchemaError) => (e.instancePath === "" ? 0 : e.instancePath.split("/").length);
+  const deepest = Math.max(...concrete.map(depth));
+  const at = concrete.filter((e) => depth(e) === deepest);
+  const e = at[at.length - 1]!;
+  const where = fieldName(e.instancePath) || "the manifest";
+  const value = valueAt(x, e.instancePath);
+  const p = e.params;
+  if (at.every((f) => f.instancePath === e.instancePath && (f.keyword === "type" || f.keyword === "const"))) {
+    const alternatives = [...new Set(at.flatMap((f) => (f.keyword === "type" ? [f.params.type].flat().map(String) : [JSON.stringify(f.params.allowedValue)])))];
+    return `${where} must be ${alternatives.join(" or ")} (got ${shown(value)})`;
+  }
+  switch (e.keyword) {
+    case "required":
+      return `${where === "the manifest" ? "" : `${where}.`}${String(p.missingProperty)} is required`;
+    case "enum":
+      return `${where} must be one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(", ")} (got ${shown(value)})`;
+    case "minItems":
+      return `${where} must have at least ${String(p.limit)} item(s)`;
+    case "minLength":
+      return `${where} must be a non-empty string`;
+    case "pattern":
+      return `${where} ${shown(value)} does not match ${String(p.pattern)}`;
+    case "minimum":
+      return `${where} must be >= ${String(p.limit)} (got ${shown(value)})`;
+    default:
+      return `${where} fails the schema's ${e.keyword} rule ${JSON.stringify(p)}`;
+  }
 }
 
 /** A manifest that may be teacher-only (networks.student null, docs/model-format.md): what the origin can serve. */
@@ -117,46 +162,56 @@ export function parseManifest(x: unknown): Manifest {
   return m as Manifest;
 }
 
-/** Validate any manifest, teacher-only ones included. Throws ManifestError with the first problem found. */
+/**
+ * Validate any manifest, teacher-only ones included: the JSON Schema (src/shared/manifest.schema.json, compiled ahead
+ * of time into manifest-validate.generated.ts), then the rules across fields that a schema cannot state, the same as
+ * the Python tools' (seedface.release.manifest.validate). Throws ManifestError with the first problem found.
+ */
 export function parseAnyManifest(x: unknown): AnyManifest {
   if (!isObj(x)) fail("not an object");
-  if (x.format !== MODEL_FORMAT) fail(`format must be ${MODEL_FORMAT} (got ${JSON.stringify(x.format)})`);
-  if (typeof x.id !== "string" || typeof x.version !== "string") fail("id and version must be strings");
-  if (!Number.isInteger(x.resolution) || !Number.isInteger(x.style_dim)) fail("resolution and style_dim must be integers");
-  if (x.seed_algorithm !== "seedface-seed/1") fail(`unsupported seed_algorithm ${JSON.stringify(x.seed_algorithm)}`);
-  const tr = x.truncation;
-  if (!isObj(tr) || !Array.isArray(tr.mean) || tr.mean.length !== x.style_dim) fail("truncation.mean must have style_dim values");
-  if (typeof tr.default_psi !== "number") fail("truncation.default_psi must be a number");
-  if (!isObj(x.networks)) fail("networks missing");
+  if (!validateManifestSchema(x)) fail(schemaMessage(x, validateManifestSchema.errors ?? []));
+  const raw = x as unknown as AnyManifest & { networks: { teacher?: NetworkSpec | null } };
   const networks = {
-    mapping: network(x.networks.mapping, "mapping"),
-    student: x.networks.student === null ? null : network(x.networks.student, "student"),
-    ...(x.networks.teacher ? { teacher: network(x.networks.teacher, "teacher") } : {}),
+    mapping: { ...raw.networks.mapping },
+    student: raw.networks.student === null ? null : { ...raw.networks.student },
+    ...(raw.networks.teacher ? { teacher: { ...raw.networks.teacher } } : {}),
   };
-  if (!networks.student && !networks.teacher) fail("needs a student or a teacher network");
-  const m: AnyManifest = { ...(x as unknown as AnyManifest), networks, files: Array.isArray(x.files) ? (x.files as FileEntry[]) : [] };
-  if (m.networks.student) {
-    studentLevels(m as Manifest); // validates that the student has usable outputs
-    if (m.networks.student.serving !== undefined) validateServing(m as Manifest);
-  }
+  const m: AnyManifest = { ...raw, networks };
+  crossFieldRules(m, raw.networks as Record<string, NetworkSpec | null>);
   return m;
 }
 
-const posInt = (v: unknown): v is number => Number.isInteger(v) && (v as number) > 0;
-
-function validateServing(m: Manifest): void {
-  const sv: unknown = m.networks.student.serving;
-  const where = "networks.student.serving";
-  if (!isObj(sv)) fail(`${where} must be an object`);
-  if (sv.edge_max_size !== undefined && !posInt(sv.edge_max_size)) fail(`${where}.edge_max_size must be a positive integer`);
-  if (sv.sizes === undefined) return;
-  if (!Array.isArray(sv.sizes)) fail(`${where}.sizes must be an array`);
-  const outputs = new Set(studentLevels(m).map((l) => l.output));
+/** What the schema cannot say (the schema's description lists these; Python checks the same). */
+function crossFieldRules(m: AnyManifest, nets: Record<string, NetworkSpec | null>): void {
+  if (m.truncation.mean.length !== m.style_dim) fail(`truncation.mean has ${m.truncation.mean.length} values, style_dim is ${m.style_dim}`);
+  if (!m.networks.student && !m.networks.teacher) fail("networks.student is null (teacher-only directory) but there is no networks.teacher");
+  const listed = new Set(m.files.map((f) => f.path));
+  for (const [name, net] of Object.entries(nets)) {
+    if (!net) continue;
+    for (const kind of ["inputs", "outputs"] as const) {
+      const names = net[kind].map((t) => t.name);
+      const dup = names.find((n, i) => names.indexOf(n) !== i);
+      if (dup !== undefined) fail(`networks.${name}.${kind}: duplicate name ${JSON.stringify(dup)}`);
+    }
+    for (const [precision, path] of Object.entries(net.files)) {
+      if (!listed.has(path)) fail(`networks.${name}.files.${precision} = ${JSON.stringify(path)} is not listed in files[]`);
+    }
+  }
+  const st = m.networks.student;
+  if (!st) return;
+  const where = "networks.student";
+  if (!st.edge_precision || !(st.edge_precision in st.files)) fail(`${where}.edge_precision ${JSON.stringify(st.edge_precision)} has no file in ${where}.files`);
+  const outputs = new Set(st.outputs.map((o) => o.name));
+  const levels = st.levels ?? [];
+  levels.forEach((l, i) => {
+    if (!outputs.has(l.output)) fail(`${where}.levels[${i}].output ${JSON.stringify(l.output)} is not a student output`);
+  });
+  if (levels[levels.length - 1]?.size !== m.resolution) fail(`the last of ${where}.levels must be the model resolution ${m.resolution} (got ${levels[levels.length - 1]?.size})`);
+  const levelOutputs = new Set(levels.map((l) => l.output));
   let prev = 0;
-  sv.sizes.forEach((row: unknown, i) => {
-    if (!isObj(row) || !posInt(row.up_to) || typeof row.output !== "string") fail(`${where}.sizes[${i}] needs up_to (positive integer) and output`);
-    if (!outputs.has(row.output)) fail(`${where}.sizes[${i}].output ${JSON.stringify(row.output)} is not a student output (has ${[...outputs].join(", ")})`);
-    if (row.up_to <= prev) fail(`${where}.sizes must be sorted by strictly increasing up_to (row ${i}: ${row.up_to} after ${prev})`);
+  (st.serving?.sizes ?? []).forEach((row, i) => {
+    if (!levelOutputs.has(row.output)) fail(`${where}.serving.sizes[${i}].output ${JSON.stringify(row.output)} is not a student output (has ${[...levelOutputs].join(", ")})`);
+    if (row.up_to <= prev) fail(`${where}.serving.sizes must be sorted by strictly increasing up_to (row ${i}: ${row.up_to} after ${prev})`);
     prev = row.up_to;
   });
 }

@@ -12,7 +12,7 @@ import type { Manifest } from "../../src/shared/manifest.js";
 import { edgeNetworkFile, parseManifest, sessionExtra } from "../../src/shared/manifest.js";
 import { graphOutputs, pruneToOutputs } from "../../src/shared/onnx-prune.js";
 import { encodeImage } from "../../src/shared/codecs.js";
-import { installNodeCodecs } from "../../src/shared/codecs-node.js";
+import { installNodeCodecs } from "../../src/origin/codecs-node.js";
 import { parseFaceRequest, parseMorphRequest } from "../../src/shared/params.js";
 import { encodePng } from "../../src/shared/png.js";
 import { decodePng, psnr, rgbOf } from "../helpers/png.js";

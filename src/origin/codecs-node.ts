@@ -2,8 +2,8 @@
 // the same files the edge bundles) and install them as the codec loader.
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import type { WasmCodec } from "./codecs.js";
-import { CODEC_WASM_FILES, setCodecModuleLoader } from "./codecs.js";
+import type { WasmCodec } from "../shared/codecs.js";
+import { CODEC_WASM_FILES, setCodecModuleLoader } from "../shared/codecs.js";
 
 export const WASM_DIR = resolve(import.meta.dirname, "../../wasm");
 
