@@ -11,7 +11,8 @@ import { join, resolve } from "node:path";
 import { flags } from "../harness/flags.js";
 import { buildWorker, REPO, startWorker, type WorkerHandle } from "../harness/worker.js";
 
-const f = flags(["candidate", "reference", "runs", "sizes"] as const);
+const f = flags(["candidate", "reference", "runs", "sizes"] as const,
+  "npm run bench:edge-student [-- --candidate DIR --reference models/ffhq --runs 15 --sizes 128,256]");
 const CANDIDATE = resolve(REPO, f.candidate ?? "training/runs/edge256/model");
 const REFERENCE = resolve(REPO, f.reference ?? "models/ffhq");
 const RUNS = Number(f.runs ?? 15);
