@@ -47,10 +47,9 @@ async function miss(w: WorkerHandle, seed: string, size: number): Promise<{ ms: 
   return { ms, infer };
 }
 
-function macsAt(manifestDir: string, size: number, levelOf: (m: any) => string): number | null {
+function macsAt(manifestDir: string, output: string): number | null {
   const m = JSON.parse(readFileSync(join(manifestDir, "manifest.json"), "utf8"));
-  const out = levelOf(m);
-  return m.networks.student.levels?.find((l: any) => l.output === out)?.macs ?? null;
+  return m.networks.student.levels?.find((l: any) => l.output === output)?.macs ?? null;
 }
 
 async function main() {
@@ -113,8 +112,8 @@ async function main() {
         "one machine, one run, so only the ratios travel",
       candidate: CANDIDATE.replace(REPO + "/", ""), reference: REFERENCE.replace(REPO + "/", ""),
       macs: Object.fromEntries(SIZES.map((s) => [s, {
-        release_level: macsAt(REFERENCE, s, () => `img_${s}`),
-        edge: macsAt(CANDIDATE, s, () => `img_${s}`),
+        release_level: macsAt(REFERENCE, `img_${s}`),
+        edge: macsAt(CANDIDATE, `img_${s}`),
       }])),
       rows, targets,
     }, null, 1) + "\n");

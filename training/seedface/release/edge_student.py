@@ -14,29 +14,21 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seedface.models.checkpoint import load_published
-from seedface.models.config import ModelConfig
 from seedface.release import manifest as mf
 from seedface.release.edge_quant import quantize_edge
 from seedface.release.model_card import _levels_table, write_samples
 from seedface.release.export import write_model_dir
 from seedface.release.writer import model_dir_writer
-from seedface.train import trainckpt
-from seedface.train.runenv import provenance
+from seedface.train.distill import load_distilled, run_provenance
 
 
 def export_edge_student(ckpt_path: Path, out: Path, reference: Path, model_id: str, version: str) -> dict:
-    ck = trainckpt.load(ckpt_path)
-    if ck["kind"] != "distill" or ck["config"].get("teacher_channels"):
+    t, config, mapping, _, student, _ = load_distilled(ckpt_path)
+    if config.teacher_channels:
         raise ValueError(f"{ckpt_path}: not an edge-student run (a distillation from the release wheel)")
     ref = mf.load(reference)
-    config, mapping, _, student, _ = load_published(ck["state_dict"], ModelConfig.from_dict(ck["config"]))
-    t = ck["train"]
-    if t.get("demod_folded"):
-        student.mark_demodulation_folded()
     mean = torch.tensor(np.asarray(ref["truncation"]["mean"], dtype=np.float32))
-    prov = provenance("seedface.distill", int(t["step"]), float(t["elapsed_s"]), t.get("hardware", "unknown"),
-                      source_from=t.get("teacher_source"), teacher=t.get("teacher_info") or {})
+    prov = run_provenance(t)
     prov["reference"] = {"id": ref["id"], "version": ref["version"]}
     args = t.get("args") or {}
     prov["losses"] = {k: args.get(k) for k in ("rgb_weight", "wavelet_weight", "perceptual", "perceptual_weight",

@@ -60,7 +60,7 @@ class ReplayBuffer:
     def sample(self, k: int, gen: torch.Generator):
         idx = torch.randint(len(self.items), (k,), generator=gen, device=gen.device).tolist()
         picked = [self.items[i] for i in idx]
-        w = torch.stack([p[0] for p in picked]) if picked else torch.empty(0)
+        w = torch.stack([p[0] for p in picked])
         noise = [torch.stack([p[1][j] for p in picked]) for j in range(len(self.items[0][1]))]
         return w, noise, torch.stack([p[2] for p in picked]).float()
 
@@ -229,20 +229,30 @@ def frozen(name: str, levels: int) -> bool:
     return int(name.split(".")[1]) < levels - 1
 
 
-def export_checkpoint(ckpt_path: Path, out: Path, model_id: str, version: str = "0.1.0",
-                      quantize: bool = True) -> dict:
-    """A complete model directory (mapping, teacher, student fp32 (+ int8)) from a distillation checkpoint."""
+def load_distilled(ckpt_path: Path):
+    """A distillation checkpoint's (train dict, config, mapping, teacher | None, student, style_mean | None), the
+    student marked as carrying folded demodulation when the run's did (a student narrowed from the release)."""
     ck = trainckpt.load(ckpt_path)
     if ck["kind"] != "distill":
         raise ValueError(f"{ckpt_path}: a {ck['kind']} checkpoint; a model directory needs a distilled student")
-    config = ModelConfig.from_dict(ck["config"])
-    config, mapping, teacher, student, style_mean = load_published(ck["state_dict"], config)
-    t = ck["train"]
-    if t.get("demod_folded"):
+    config, mapping, teacher, student, style_mean = load_published(ck["state_dict"], ModelConfig.from_dict(ck["config"]))
+    if ck["train"].get("demod_folded"):
         student.mark_demodulation_folded()
+    return ck["train"], config, mapping, teacher, student, style_mean
+
+
+def run_provenance(t: dict) -> dict:
+    """manifest.provenance of a model exported from a distillation run's train dict."""
+    return provenance("seedface.distill", int(t["step"]), float(t["elapsed_s"]), t.get("hardware", "unknown"),
+                      source_from=t.get("teacher_source"), teacher=t.get("teacher_info") or {})
+
+
+def export_checkpoint(ckpt_path: Path, out: Path, model_id: str, version: str = "0.1.0",
+                      quantize: bool = True) -> dict:
+    """A complete model directory (mapping, teacher, student fp32 (+ int8)) from a distillation checkpoint."""
+    t, config, mapping, teacher, student, style_mean = load_distilled(ckpt_path)
     teacher_info = t.get("teacher_info") or {}
-    prov = provenance("seedface.distill", int(t["step"]), float(t["elapsed_s"]), t.get("hardware", "unknown"),
-                      source_from=t.get("teacher_source"), teacher=teacher_info)
+    prov = run_provenance(t)
     status = (f"trained here: StyleGAN2 teacher trained on faces128 ({teacher_info.get('steps', '?')} steps, "
               f"{teacher_info.get('minutes', '?')} min), student distilled for {t['step']} steps "
               f"({float(t['elapsed_s']) / 60:.1f} min); non-commercial research only")
