@@ -6,7 +6,7 @@ import type { Context } from "hono";
 import { HEADER_MODEL, HEADER_SOURCE } from "../shared/contract.js";
 import type { FaceSource } from "../shared/contract.js";
 import { HttpError } from "../shared/errors.js";
-import { checkAttributes, modelAttributes } from "../shared/attributes.js";
+import { checkAttributes, hasAttributes, modelAttributes } from "../shared/attributes.js";
 import { finishPixels, renderPlanar } from "../shared/face.js";
 import { encodeImage } from "../shared/codecs.js";
 import type { Format } from "../shared/formats.js";
@@ -19,6 +19,7 @@ import { installEdgeCodecs } from "./codec-wasm.js";
 import { Coalescer } from "../shared/coalesce.js";
 import type { EdgeConfig, EdgeEnv } from "./config.js";
 import { edgeConfig } from "./config.js";
+import type { EarlierVersion } from "../shared/manifest.js";
 import type { EdgeModel } from "./edge-model.js";
 import { getCachedFace, putCachedFace } from "./face-cache.js";
 import { guardState, requireModel } from "./isolate.js";
@@ -177,9 +178,11 @@ const VERSIONED = /^\/v\/([^/]*)/;
 
 /**
  * Split a request path into the face path and whether it was versioned (/v/<model>@<version>/...). The version
- * must be exactly the model this edge serves: anything else is a clear 404 (never another model's face).
+ * must be the model this edge serves, or an earlier version the manifest lists in `earlier_versions` (a version
+ * whose faces without attribute options are the same bytes: see `earlierVersion`); anything else is a clear 404
+ * (never another model's face).
  */
-export function resolveVersion(pathname: string, model: EdgeModel): { path: string; versioned: boolean } {
+export function resolveVersion(pathname: string, model: EdgeModel): { path: string; versioned: boolean; earlier?: EarlierVersion } {
   const m = VERSIONED.exec(pathname);
   if (!m) return { path: pathname, versioned: false };
   const serving = `${model.manifest.id}@${model.manifest.version}`;
@@ -197,10 +200,22 @@ export function resolveVersion(pathname: string, model: EdgeModel): { path: stri
   if (id !== model.manifest.id) {
     throw new HttpError(404, "unknown_model", `this edge serves model ${serving}; there is no model ${JSON.stringify(id.slice(0, 80))} (see /v1/models)`);
   }
-  if (version !== model.manifest.version) {
-    throw new HttpError(404, "unknown_version", `this edge serves ${serving}; version ${JSON.stringify(version.slice(0, 40))} of ${id} is not served (see /v1/models)`);
-  }
-  return { path: pathname.slice("/v/".length + m[1]!.length), versioned: true };
+  const path = pathname.slice("/v/".length + m[1]!.length);
+  if (version === model.manifest.version) return { path, versioned: true };
+  const earlier = (model.manifest.earlier_versions ?? []).find((e) => e.version === version);
+  if (earlier) return { path, versioned: true, earlier };
+  throw new HttpError(404, "unknown_version", `this edge serves ${serving}; version ${JSON.stringify(version.slice(0, 40))} of ${id} is not served (see /v1/models)`);
+}
+
+/**
+ * A request under an earlier version: its faces without attribute options are this version's (same bytes), so
+ * they are served; with options they would differ from what that URL once gave, so they are gone (410, never a
+ * changed immutable face).
+ */
+function checkEarlier(earlier: EarlierVersion | undefined, req: FaceRequest, model: EdgeModel): void {
+  if (!earlier || !hasAttributes(req.attributes)) return;
+  const serving = `${model.manifest.id}@${model.manifest.version}`;
+  throw new HttpError(410, "retired_version", `${model.manifest.id}@${earlier.version} is served only for faces without attribute options (${earlier.changed}); the same options draw under /v/${serving}/`);
 }
 
 /** The versioned URL of a request (what <seed-face> and the URL helper produce). */
@@ -216,7 +231,7 @@ export async function handleFace(c: Context<{ Bindings: EdgeEnv }>): Promise<Res
   const model = requireModel();
   installEdgeCodecs();
   const url = new URL(c.req.url);
-  const { path, versioned } = resolveVersion(url.pathname, model);
+  const { path, versioned, earlier } = resolveVersion(url.pathname, model);
   const req = parseFacePath(path, url.searchParams, {
     size: cfg.defaultSize,
     psi: model.manifest.truncation.default_psi,
@@ -235,6 +250,7 @@ export async function handleFace(c: Context<{ Bindings: EdgeEnv }>): Promise<Res
     throw new HttpError(400, "bad_model", "model=teacher is drawn by the origin and this edge has no origin configured; allowed here: student (see /v1/models)");
   }
   checkAttributes(req.attributes, modelAttributes(model.manifest), `${model.manifest.id}@${model.manifest.version}`);
+  checkEarlier(earlier, req, model);
   const key = canonicalKey(req, model.manifest.id, model.manifest.version);
   const ifNoneMatch = c.req.header("if-none-match");
 

@@ -29,6 +29,7 @@ export function modelsRoute(c: Context<{ Bindings: EdgeEnv }>): Response {
       {
         id: m.id,
         version: m.version,
+        earlier_versions: m.earlier_versions ?? [],
         label: model.label,
         architecture: m.architecture ?? null,
         resolution: m.resolution,

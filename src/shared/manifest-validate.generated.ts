@@ -5,7 +5,7 @@
 "use strict";
 export const validate = validate20;
 export default validate20;
-const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://seedface.invalid/manifest.schema.json","title":"seedface model directory manifest (seedface-model/1)","description":"The shape of a model directory's manifest.json (docs/model-format.md). Checked by the TypeScript loader (src/shared/manifest.ts) and the Python tools (training/seedface/release/manifest.py), which add what a schema cannot say: truncation.mean has style_dim values, every networks.*.files entry is listed in files[], the student's edge_precision has a file, its levels name its outputs and end at the resolution, and (Python, given the directory) every file's size and sha256.","type":"object","required":["format","id","version","architecture","resolution","style_dim","seed_algorithm","trained","status","truncation","networks","files","provenance","training_data"],"properties":{"format":{"const":"seedface-model/1"},"id":{"$ref":"#/$defs/name"},"version":{"$ref":"#/$defs/name"},"architecture":{"$ref":"#/$defs/name"},"resolution":{"$ref":"#/$defs/positive"},"style_dim":{"$ref":"#/$defs/positive"},"seed_algorithm":{"const":"seedface-seed/1"},"trained":{"type":"boolean"},"status":{"$ref":"#/$defs/name"},"config":{"type":["object","null"]},"truncation":{"type":"object","required":["mean","default_psi"],"properties":{"mean":{"type":"array","items":{"type":"number"}},"default_psi":{"type":"number"},"mean_w_plus":{"type":"array","items":{"type":"array","items":{"type":"number"}}}}},"networks":{"type":"object","required":["mapping","student"],"properties":{"mapping":{"$ref":"#/$defs/network"},"student":{"anyOf":[{"type":"null"},{"$ref":"#/$defs/student"}]},"teacher":{"anyOf":[{"type":"null"},{"$ref":"#/$defs/network"}]}},"additionalProperties":{"$ref":"#/$defs/network"}},"files":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/file"}},"quantization":{"type":["object","null"]},"metrics":{"type":["object","null"]},"provenance":{"type":"object","required":["source"],"properties":{"source":{"enum":["random-init","trained-here","imported"]}}},"training_data":{"type":["object","null"]}},"$defs":{"name":{"type":"string","minLength":1},"positive":{"type":"integer","minimum":1},"count":{"type":"integer","minimum":0},"tensor":{"type":"object","required":["name","shape"],"properties":{"name":{"type":"string"},"shape":{"type":"array","items":{"anyOf":[{"type":"integer"},{"const":"B"}]}},"dtype":{"type":"string"},"size":{"type":"integer"}}},"tensors":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/tensor"}},"network":{"type":"object","required":["inputs","outputs","files","params","macs"],"properties":{"inputs":{"$ref":"#/$defs/tensors"},"outputs":{"$ref":"#/$defs/tensors"},"files":{"type":"object","required":["fp32"],"additionalProperties":{"$ref":"#/$defs/name"}},"params":{"$ref":"#/$defs/count"},"macs":{"$ref":"#/$defs/count"},"n_w":{"type":"integer"},"edge_precision":{"type":"string"}}},"student":{"allOf":[{"$ref":"#/$defs/network"}],"required":["n_w","edge_precision","levels"],"properties":{"levels":{"type":"array","minItems":1,"items":{"type":"object","required":["size","output","macs","peak_activation_bytes"],"properties":{"size":{"type":"integer"},"output":{"type":"string"},"macs":{"type":"integer"},"peak_activation_bytes":{"type":"integer"}}}},"serving":{"type":"object","properties":{"edge_max_size":{"$ref":"#/$defs/positive"},"sizes":{"type":"array","items":{"type":"object","required":["up_to","output"],"properties":{"up_to":{"$ref":"#/$defs/positive"},"output":{"type":"string"}}}}}}}},"file":{"type":"object","required":["path","sha256","bytes","network","precision"],"properties":{"path":{"type":"string","pattern":"^[^./\\\\][^/\\\\]*$"},"sha256":{"type":"string","pattern":"^[0-9a-f]{64}$"},"bytes":{"$ref":"#/$defs/positive"},"network":{"$ref":"#/$defs/name"},"precision":{"$ref":"#/$defs/name"},"produced_by":{"type":"string"}}}}};
+const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://seedface.invalid/manifest.schema.json","title":"seedface model directory manifest (seedface-model/1)","description":"The shape of a model directory's manifest.json (docs/model-format.md). Checked by the TypeScript loader (src/shared/manifest.ts) and the Python tools (training/seedface/release/manifest.py), which add what a schema cannot say: truncation.mean has style_dim values, every networks.*.files entry is listed in files[], the student's edge_precision has a file, its levels name its outputs and end at the resolution, and (Python, given the directory) every file's size and sha256.","type":"object","required":["format","id","version","architecture","resolution","style_dim","seed_algorithm","trained","status","truncation","networks","files","provenance","training_data"],"properties":{"format":{"const":"seedface-model/1"},"id":{"$ref":"#/$defs/name"},"version":{"$ref":"#/$defs/name"},"architecture":{"$ref":"#/$defs/name"},"resolution":{"$ref":"#/$defs/positive"},"style_dim":{"$ref":"#/$defs/positive"},"seed_algorithm":{"const":"seedface-seed/1"},"trained":{"type":"boolean"},"status":{"$ref":"#/$defs/name"},"config":{"type":["object","null"]},"truncation":{"type":"object","required":["mean","default_psi"],"properties":{"mean":{"type":"array","items":{"type":"number"}},"default_psi":{"type":"number"},"mean_w_plus":{"type":"array","items":{"type":"array","items":{"type":"number"}}}}},"networks":{"type":"object","required":["mapping","student"],"properties":{"mapping":{"$ref":"#/$defs/network"},"student":{"anyOf":[{"type":"null"},{"$ref":"#/$defs/student"}]},"teacher":{"anyOf":[{"type":"null"},{"$ref":"#/$defs/network"}]}},"additionalProperties":{"$ref":"#/$defs/network"}},"files":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/file"}},"quantization":{"type":["object","null"]},"metrics":{"type":["object","null"]},"provenance":{"type":"object","required":["source"],"properties":{"source":{"enum":["random-init","trained-here","imported"]}}},"training_data":{"type":["object","null"]},"earlier_versions":{"description":"earlier versions of this model whose faces without attribute options are this version's, byte for byte: the edge still serves them under /v/<id>@<earlier>/ (faces with options: 410)","type":"array","items":{"type":"object","required":["version","changed"],"properties":{"version":{"$ref":"#/$defs/name"},"changed":{"$ref":"#/$defs/name"}}}}},"$defs":{"name":{"type":"string","minLength":1},"positive":{"type":"integer","minimum":1},"count":{"type":"integer","minimum":0},"tensor":{"type":"object","required":["name","shape"],"properties":{"name":{"type":"string"},"shape":{"type":"array","items":{"anyOf":[{"type":"integer"},{"const":"B"}]}},"dtype":{"type":"string"},"size":{"type":"integer"}}},"tensors":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/tensor"}},"network":{"type":"object","required":["inputs","outputs","files","params","macs"],"properties":{"inputs":{"$ref":"#/$defs/tensors"},"outputs":{"$ref":"#/$defs/tensors"},"files":{"type":"object","required":["fp32"],"additionalProperties":{"$ref":"#/$defs/name"}},"params":{"$ref":"#/$defs/count"},"macs":{"$ref":"#/$defs/count"},"n_w":{"type":"integer"},"edge_precision":{"type":"string"}}},"student":{"allOf":[{"$ref":"#/$defs/network"}],"required":["n_w","edge_precision","levels"],"properties":{"levels":{"type":"array","minItems":1,"items":{"type":"object","required":["size","output","macs","peak_activation_bytes"],"properties":{"size":{"type":"integer"},"output":{"type":"string"},"macs":{"type":"integer"},"peak_activation_bytes":{"type":"integer"}}}},"serving":{"type":"object","properties":{"edge_max_size":{"$ref":"#/$defs/positive"},"sizes":{"type":"array","items":{"type":"object","required":["up_to","output"],"properties":{"up_to":{"$ref":"#/$defs/positive"},"output":{"type":"string"}}}}}}}},"file":{"type":"object","required":["path","sha256","bytes","network","precision"],"properties":{"path":{"type":"string","pattern":"^[^./\\\\][^/\\\\]*$"},"sha256":{"type":"string","pattern":"^[0-9a-f]{64}$"},"bytes":{"$ref":"#/$defs/positive"},"network":{"$ref":"#/$defs/name"},"precision":{"$ref":"#/$defs/name"},"produced_by":{"type":"string"}}}}};
 const schema32 = {"type":"string","minLength":1};
 const schema35 = {"type":"integer","minimum":1};
 const func1 = (function ucs2length(str) {
@@ -1389,6 +1389,93 @@ var valid0 = _errs64 === errors;
 else {
 var valid0 = true;
 }
+if(valid0){
+if(data.earlier_versions !== undefined){
+let data29 = data.earlier_versions;
+const _errs66 = errors;
+if(errors === _errs66){
+if(Array.isArray(data29)){
+var valid17 = true;
+const len4 = data29.length;
+for(let i4=0; i4<len4; i4++){
+let data30 = data29[i4];
+const _errs68 = errors;
+if(errors === _errs68){
+if(data30 && typeof data30 == "object" && !Array.isArray(data30)){
+let missing4;
+if(((data30.version === undefined) && (missing4 = "version")) || ((data30.changed === undefined) && (missing4 = "changed"))){
+validate20.errors = [{instancePath:instancePath+"/earlier_versions/" + i4,schemaPath:"#/properties/earlier_versions/items/required",keyword:"required",params:{missingProperty: missing4}}];
+return false;
+}
+else {
+if(data30.version !== undefined){
+let data31 = data30.version;
+const _errs70 = errors;
+const _errs71 = errors;
+if(errors === _errs71){
+if(typeof data31 === "string"){
+if(func1(data31) < 1){
+validate20.errors = [{instancePath:instancePath+"/earlier_versions/" + i4+"/version",schemaPath:"#/$defs/name/minLength",keyword:"minLength",params:{limit: 1}}];
+return false;
+}
+}
+else {
+validate20.errors = [{instancePath:instancePath+"/earlier_versions/" + i4+"/version",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"}}];
+return false;
+}
+}
+var valid18 = _errs70 === errors;
+}
+else {
+var valid18 = true;
+}
+if(valid18){
+if(data30.changed !== undefined){
+let data32 = data30.changed;
+const _errs73 = errors;
+const _errs74 = errors;
+if(errors === _errs74){
+if(typeof data32 === "string"){
+if(func1(data32) < 1){
+validate20.errors = [{instancePath:instancePath+"/earlier_versions/" + i4+"/changed",schemaPath:"#/$defs/name/minLength",keyword:"minLength",params:{limit: 1}}];
+return false;
+}
+}
+else {
+validate20.errors = [{instancePath:instancePath+"/earlier_versions/" + i4+"/changed",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"}}];
+return false;
+}
+}
+var valid18 = _errs73 === errors;
+}
+else {
+var valid18 = true;
+}
+}
+}
+}
+else {
+validate20.errors = [{instancePath:instancePath+"/earlier_versions/" + i4,schemaPath:"#/properties/earlier_versions/items/type",keyword:"type",params:{type: "object"}}];
+return false;
+}
+}
+var valid17 = _errs68 === errors;
+if(!valid17){
+break;
+}
+}
+}
+else {
+validate20.errors = [{instancePath:instancePath+"/earlier_versions",schemaPath:"#/properties/earlier_versions/type",keyword:"type",params:{type: "array"}}];
+return false;
+}
+}
+var valid0 = _errs66 === errors;
+}
+else {
+var valid0 = true;
+}
+}
 }
 }
 }
@@ -1415,7 +1502,7 @@ return false;
 validate20.errors = vErrors;
 return errors === 0;
 }
-validate20.evaluated = {"props":{"format":true,"id":true,"version":true,"architecture":true,"resolution":true,"style_dim":true,"seed_algorithm":true,"trained":true,"status":true,"config":true,"truncation":true,"networks":true,"files":true,"quantization":true,"metrics":true,"provenance":true,"training_data":true},"dynamicProps":false,"dynamicItems":false};
+validate20.evaluated = {"props":{"format":true,"id":true,"version":true,"architecture":true,"resolution":true,"style_dim":true,"seed_algorithm":true,"trained":true,"status":true,"config":true,"truncation":true,"networks":true,"files":true,"quantization":true,"metrics":true,"provenance":true,"training_data":true,"earlier_versions":true},"dynamicProps":false,"dynamicItems":false};
 
 /** One schema violation (Ajv's error object; messages are worded by src/shared/manifest.ts). */
 export interface SchemaError {

@@ -72,6 +72,13 @@ export interface Manifest {
   metrics?: unknown;
   provenance?: unknown;
   training_data?: { name?: string; licence?: string; note?: string };
+  /** Earlier versions whose faces without attribute options are this version's, byte for byte (still served). */
+  earlier_versions?: EarlierVersion[];
+}
+export interface EarlierVersion {
+  version: string;
+  /** What changed since (why faces with attribute options are not served under it). */
+  changed: string;
 }
 export interface NoiseInput {
   name: string;
@@ -185,6 +192,9 @@ export function parseAnyManifest(x: unknown): AnyManifest {
 function crossFieldRules(m: AnyManifest, nets: Record<string, NetworkSpec | null>): void {
   if (m.truncation.mean.length !== m.style_dim) fail(`truncation.mean has ${m.truncation.mean.length} values, style_dim is ${m.style_dim}`);
   if (!m.networks.student && !m.networks.teacher) fail("networks.student is null (teacher-only directory) but there is no networks.teacher");
+  for (const [i, e] of (m.earlier_versions ?? []).entries()) {
+    if (e.version === m.version) fail(`earlier_versions[${i}].version is this version (${m.version})`);
+  }
   const listed = new Set(m.files.map((f) => f.path));
   for (const [name, net] of Object.entries(nets)) {
     if (!net) continue;

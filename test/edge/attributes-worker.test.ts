@@ -85,3 +85,29 @@ describe("attribute options at the edge", () => {
     expect(empty.res.headers.get("etag")).toBe(plain.res.headers.get("etag"));
   });
 });
+
+describe("earlier versions (manifest earlier_versions)", () => {
+  const m = modelManifest();
+  const earlier = m.earlier_versions ?? [];
+
+  it.runIf(earlier.length > 0)("an earlier version serves the same plain faces, 410 with options, and /v1/models lists it", async () => {
+    const models = (await (await fetch(`${w.url}/v1/models`)).json()) as { models: { earlier_versions: { version: string }[] }[] };
+    expect(models.models[0]!.earlier_versions.map((e) => e.version)).toEqual(earlier.map((e) => e.version));
+    const now = await get(`/v/${m.id}@${m.version}/face/old-url.png?size=32`);
+    expect(now.res.status).toBe(200);
+    for (const e of earlier) {
+      const old = await get(`/v/${m.id}@${e.version}/face/old-url.png?size=32`);
+      expect(old.res.status).toBe(200);
+      expect(old.res.headers.get("cache-control")).toBe("public, max-age=31536000, immutable");
+      expect(same(old.bytes, now.bytes)).toBe(true);
+      const opt = await get(`/v/${m.id}@${e.version}/face/old-url.png?size=32&gender=female`);
+      expect(opt.res.status).toBe(410);
+      expect(opt.res.headers.get("cache-control")).toBe("no-store");
+      const body = JSON.parse(new TextDecoder().decode(opt.bytes));
+      expect(body.error.code).toBe("retired_version");
+      expect(body.error.message).toContain(`/v/${m.id}@${m.version}/`);
+      // the current version still draws the option
+      expect((await get(`/v/${m.id}@${m.version}/face/old-url.png?size=32&gender=female`)).res.status).toBe(200);
+    }
+  });
+});

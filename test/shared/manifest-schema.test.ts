@@ -66,6 +66,7 @@ const breakages: [string, (m: any) => void, string][] = [
   ["a file without a valid sha256", (m) => { m.files[0].sha256 = "abc"; }, "files[0].sha256"],
   ["a file path with a directory", (m) => { m.files[0].path = `../${m.files[0].path}`; }, "files[0].path"],
   ["unknown provenance", (m) => { m.provenance.source = "found"; }, "provenance.source"],
+  ["an earlier version without what changed", (m) => { m.earlier_versions = [{ version: "0.9.0" }]; }, "earlier_versions[0].changed"],
   ["serving edge_max_size not an integer", (m) => { m.networks.student.serving = { edge_max_size: "256" }; }, "networks.student.serving.edge_max_size"],
   // The cross-field rules (no schema can state them):
   ["a duplicate output", (m) => { m.networks.student.outputs.push(m.networks.student.outputs[0]); }, "networks.student.outputs"],
@@ -77,6 +78,7 @@ const breakages: [string, (m: any) => void, string][] = [
     const lv = m.networks.student.levels;
     m.networks.student.serving = { sizes: [{ up_to: 64, output: lv[1].output }, { up_to: 32, output: lv[0].output }] };
   }, "networks.student.serving.sizes"],
+  ["an earlier version that is this version", (m) => { m.earlier_versions = [{ version: m.version, changed: "x" }]; }, "earlier_versions[0].version"],
   ["teacher-only without a teacher", (m) => { m.networks.student = null; delete m.networks.teacher; }, "networks.teacher"],
 ];
 

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
+from seedface.paths import REPO
 from seedface.pipeline.face import FaceRenderer
 
-REPO = Path(__file__).resolve().parents[2]
 SEED_PREFIX = "attr-train/"
 JUDGE_SCRIPT = REPO / "scripts" / "face-attributes-judge.cjs"
 OUTPUT = "img_256"
@@ -42,7 +42,7 @@ def start_judge(out: Path) -> subprocess.Popen:
 
 
 def render_chunk(r: FaceRenderer, seeds: list[str], psi: float) -> tuple[np.ndarray, np.ndarray]:
-    sess = r._session("student", "fp32", OUTPUT)
+    sess = r.session("student", "fp32", OUTPUT)
     from seedface.pipeline.resample import finish_pixels
 
     imgs, ws = [], []

@@ -1,52 +1,63 @@
-"""Pilot for the class margins (issue 16): how far must an edited face move before the judge agrees?
+"""Pilot for the attribute directions and class margins (issue 16): try a candidate on seeds of its own.
 
-    cd training && python -m seedface.attributes_pilot     (work files in /tmp/fa16/pil2; ~7 min on 2 shared cores)
+    cd training && python -m seedface.attributes_pilot NAME [--method classifier|mean-difference]
+                                                          [--bounds gender.female.lo=z1.5,...] [--seeds 64]
 
-Edited faces need deeper bounds than natural faces at the same projection p (the direction moves one feature;
-the judge also looks at the rest of the face). 24 seeds ``attr-pilot2/<i>`` (disjoint from the fitting seeds
-``attr-train/*`` and the eval seeds ``attr-eval/*``) are edited with each class bound set to a few levels, drawn from
-``img_128`` and judged by face-api; the bounds chosen from it are passed to ``seedface.attributes_fit --bounds``
-(docs/attributes.md, "Margins"). Results of the run used for ffhq 1.0.0 (success = share of the 24 faces judged in
-the class): female lo 0.8 / 1.4 / 2.0: 96 / 96 / 100%; male hi -1.4 / -2.0 / -2.6: 71 / 92 / 92%; smile lo
-0.5 / 0.9 / 1.3: 92 / 100 / 100%; neutral hi -0.9 / -1.4 / -1.9: 79 / 92 / 96%; child hi -1.2 / -1.7 / -2.2:
-12 / 17 / 38%; senior lo 2.4 / 3.0 / 3.6: 12 / 21 / 33%; adult [v, v + 0.4] for v = 0.8 / 1.2 / 1.6: 46 / 50 / 54%.
+Edited faces need deeper bounds than natural faces at the same projection p (the direction moves one feature; the
+judge looks at the whole face), and how far depends on the direction. A candidate = a direction method and class
+bounds: it is fitted from the labels (seedface.attributes_fit) into a scratch model folder
+``training/runs/attributes/pilot/NAME/model`` (links to models/ffhq's networks, its own manifest and
+attributes.json) and measured exactly as ``npm run eval:attributes`` measures the shipped file, on the pilot seeds
+``attr-pilot3/<i>`` (disjoint from the fitting seeds ``attr-train/*`` and the eval seeds ``attr-eval/*``), every
+option on every seed. The report lands in ``training/runs/attributes/pilot/NAME/``; the bounds chosen from pilots
+are the ones ``npm run fit:attributes`` passes (docs/attributes.md, "Margins").
 """
-import json, sys, copy, subprocess
-from pathlib import Path
-import numpy as np
-from seedface.pipeline import attributes as at
-from seedface.pipeline.face import FaceRenderer
-from seedface.pipeline.resample import finish_pixels
-from seedface.eval.attribute_labels import save_atomic, JUDGE_SCRIPT
-REPO = Path(__file__).resolve().parents[2]
-work = Path("/tmp/fa16/pil2")
-work.mkdir(parents=True, exist_ok=True)
-r = FaceRenderer(REPO / "models/ffhq", precisions=("fp32",))
-data = at.load(REPO / "models/ffhq", r.man)
-sess = r._session("student", "fp32", "img_128")
+from __future__ import annotations
 
-levels = {("gender", "female", "lo"): [0.8, 1.4, 2.0], ("gender", "male", "hi"): [-1.4, -2.0, -2.6],
-          ("expression", "smile", "lo"): [0.5, 0.9, 1.3], ("expression", "neutral", "hi"): [-0.9, -1.4, -1.9],
-          ("age", "child", "hi"): [-1.2, -1.7, -2.2], ("age", "senior", "hi_lo"): [2.4, 3.0, 3.6],
-          ("age", "adult", "lo"): [0.8, 1.2, 1.6]}
-seeds = [f"attr-pilot2/{i}" for i in range(24)]
-ws = [r.style(s, None, "fp32") for s in seeds]
-judge = subprocess.Popen(["node", str(JUDGE_SCRIPT), str(work), "--watch"], cwd=str(REPO))
-meta = {}
-for (name, cls, side), vals in levels.items():
-    for v in vals:
-        d = copy.deepcopy(data)
-        a = next(x for x in d["attributes"] if x["name"] == name)
-        if side == "lo": a["classes"][cls]["lo"] = v
-        elif side == "hi": a["classes"][cls]["hi"] = v
-        else: a["classes"][cls]["lo"] = v
-        if name == "age" and cls == "adult": a["classes"][cls]["hi"] = v + 0.4
-        imgs, sd = [], []
-        for s, w in zip(seeds, ws):
-            e = at.edit(d, w, {name: cls})
-            imgs.append(finish_pixels(sess.run(["img_128"], r.feeds(s, e))[0][0], 128)); sd.append(s)
-        key = f"chunk_{name}-{cls}-{str(v).replace('.', 'p').replace('-', 'm')}"
-        save_atomic(work / f"{key}.npy", np.stack(imgs)); meta[key] = [name, cls, v]
-        print(key, flush=True)
-(work / "meta.json").write_text(json.dumps(meta)); (work / "DONE").write_text("x")
-judge.wait()
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+from seedface.eval import attributes as attribute_eval
+from seedface.paths import REPO
+from seedface.train import attribute_directions as directions
+
+PILOT_SEEDS = "attr-pilot3/"
+PILOTS = REPO / "training" / "runs" / "attributes" / "pilot"
+
+
+def scratch_model(src: Path, dst: Path) -> Path:
+    """A model folder that shares src's networks (symlinks) but has its own manifest and attributes file."""
+    dst.mkdir(parents=True, exist_ok=True)
+    for f in src.iterdir():
+        link = dst / f.name
+        if f.name in ("manifest.json", "attributes.json") or link.exists():
+            continue
+        link.symlink_to(f.resolve())
+    shutil.copyfile(src / "manifest.json", dst / "manifest.json")
+    return dst
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("name", help="the candidate's name (its folder under training/runs/attributes/pilot/)")
+    ap.add_argument("--labels", default=str(REPO / "training" / "runs" / "attributes" / "ffhq"))
+    ap.add_argument("--model", default=str(REPO / "models" / "ffhq"))
+    ap.add_argument("--method", choices=directions.METHODS, default="classifier")
+    ap.add_argument("--target", type=float, default=0.98)
+    ap.add_argument("--bounds", default="")
+    ap.add_argument("--seeds", type=int, default=64)
+    a = ap.parse_args(argv)
+    root = PILOTS / a.name
+    model = scratch_model(Path(a.model), root / "model")
+    res = directions.fit(a.labels, a.target, method=a.method)
+    if a.bounds:
+        directions.apply_bounds(res, a.bounds)
+    directions.write(model, res)
+    return attribute_eval.main(["--model", str(model), "--seeds", str(a.seeds), "--minor-seeds", str(a.seeds),
+                                "--seed-prefix", PILOT_SEEDS, "--work", str(root / "work"), "--out", str(root)])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -12,9 +12,9 @@ option does not move is the unedited face (bit for bit), so only moved faces are
 
 Judges:
 - the attribute judge, face-api (``scripts/face-attributes-judge.cjs``: age/gender net, expression net), the same
-  models that labeled the fitting faces; no second age/gender/expression model is reachable here (dlib has none,
-  face-api's other nets are detectors, landmarks and a face descriptor), so the success figures are not
-  independent of the fit;
+  models that labeled the fitting faces, so its success figures are not independent of the fit;
+- the second judge for gender and age (seedface.eval.second_judge): linear heads on dlib's descriptor fitted to
+  UTKFace's true ages and genders; it shares nothing with face-api or the fit (there is none for expression);
 - dlib (seedface.face_judge): detection and the 128-d descriptor for identity (distance to the seed's unedited
   face) and look-alikes (pairs of different seeds closer than 0.6).
 
@@ -46,8 +46,8 @@ from seedface.eval.faces import _framed, lookalike_stats, sample_grid
 from seedface.eval.face_judge import SAME_PERSON_THRESHOLD, FaceJudge
 from seedface.pipeline.face import FaceRenderer
 from seedface.pipeline.resample import finish_pixels
+from seedface.paths import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 SEED_PREFIX = "attr-eval/"
 CHUNK = 50
 OPTIONS = [("gender", "female"), ("gender", "male"), ("age", "child"), ("age", "young"), ("age", "adult"),
@@ -95,6 +95,21 @@ def in_class(opt, row: dict) -> bool:
     raise ValueError(opt)
 
 
+def in_class_second(opt, second, ok: bool, desc) -> bool | None:
+    """Does the second judge put this face in the asked class? None where it has no say (expression)."""
+    if second is None or opt[0] not in ("gender", "age", "age_min"):
+        return None
+    if not ok:
+        return False
+    j = second.judge(desc)
+    return in_class(opt, {"detected": True, "gender": j["gender"], "age": j["age"]})
+
+
+def _mean_or_none(xs):
+    xs = [x for x in xs if x is not None]
+    return float(np.mean(xs)) if xs else None
+
+
 # ---- phase 1: render ---------------------------------------------------------------------------------------------
 
 def seeds_for(opt, n_seeds: int, n_minor: int) -> int:
@@ -108,7 +123,7 @@ def render_all(model_dir: Path, work: Path, n_seeds: int, psi: float | None, n_m
     data = at.load(model_dir, r.man)
     if data is None:
         raise SystemExit(f"{model_dir}: the manifest lists no attributes file (run `npm run fit:attributes`)")
-    sess = r._session("student", "fp32", OUTPUT)
+    sess = r.session("student", "fp32", OUTPUT)
     t0 = time.time()
     for c in range((n_seeds + CHUNK - 1) // CHUNK):
         seeds = [f"{SEED_PREFIX}{i}" for i in range(c * CHUNK, min(n_seeds, (c + 1) * CHUNK))]
@@ -174,6 +189,9 @@ def _load_chunk(work: Path, name: str):
 def figures(model_dir: Path, work: Path, n_seeds: int, n_minor: int, judge_name: str | None = None) -> tuple[dict, np.ndarray]:
     from PIL import Image
 
+    from seedface.eval.second_judge import HEADS, SecondJudge
+
+    second = SecondJudge.load() if HEADS.exists() else None
     n_chunks = (n_seeds + CHUNK - 1) // CHUNK
     base = {}  # seed -> (faceapi row, dlib ok, desc)
     base_img = {}
@@ -211,6 +229,8 @@ def figures(model_dir: Path, work: Path, n_seeds: int, n_minor: int, judge_name:
         rows = {s: res.get(s, base[s]) for s in seeds_opt}
         hit = [in_class(opt, rows[s][0]) for s in seeds_opt]
         before = [in_class(opt, base[s][0]) for s in seeds_opt]
+        hit2 = [in_class_second(opt, second, rows[s][1], rows[s][2]) for s in seeds_opt]
+        before2 = [in_class_second(opt, second, base[s][1], base[s][2]) for s in seeds_opt]
         moved = [s for s in seeds_opt if infos[s]["moved"]]
         base_la_opt = base_la if n_opt == n_seeds else lookalike_stats([base[s][2] for s in seeds_opt if base[s][1]])
         base_det_opt = sum(base[s][1] for s in seeds_opt) / n_opt
@@ -226,6 +246,8 @@ def figures(model_dir: Path, work: Path, n_seeds: int, n_minor: int, judge_name:
         per_opt.append({
             "option": f"{opt[0]}={opt[1]}", "seeds": n_opt,
             "success_rate": float(np.mean(hit)), "in_class_unedited": float(np.mean(before)),
+            "second_judge_success_rate": _mean_or_none(hit2),
+            "second_judge_in_class_unedited": _mean_or_none(before2),
             "moved": len(moved), "moved_share": len(moved) / n_opt,
             "success_rate_moved": float(np.mean(moved_hit)) if moved_hit else None,
             "identity": {"n": len(dist), "median": float(np.median(d)), "p90": float(np.percentile(d, 90)),
@@ -244,7 +266,7 @@ def figures(model_dir: Path, work: Path, n_seeds: int, n_minor: int, judge_name:
             grid_row.append(_framed(thumb(im), in_class(opt, rows[s][0]), 3))
         grid_rows.append(grid_row)
         r = per_opt[-1]
-        log(f"{r['option']}: success {r['success_rate']:.1%} (unedited {r['in_class_unedited']:.1%}, moved "
+        log(f"{r['option']}: success {r['success_rate']:.1%} (second judge {_p(r['second_judge_success_rate'])}; unedited {r['in_class_unedited']:.1%}, moved "
             f"{r['moved_share']:.0%}), identity median {r['identity']['median']:.3f}, look-alike "
             f"{_p(r['lookalike_rate'], 2)} vs {_p(base_la_opt['lookalike_rate'], 2)}, detection {det:.1%} vs {base_det_opt:.1%}")
     man = mf.load(model_dir)
@@ -254,9 +276,11 @@ def figures(model_dir: Path, work: Path, n_seeds: int, n_minor: int, judge_name:
         "seeds": n_seeds, "seed_names": f"'{SEED_PREFIX}0'..'{SEED_PREFIX}{n_seeds - 1}'",
         "seeds_per_option": {f"{o[0]}={o[1]}": seeds_for(o, n_seeds, n_minor) for o in OPTIONS},
         "psi": man["truncation"]["default_psi"], "size": SIZE, "output": OUTPUT,
-        "attribute_judge": judge_name, "second_judge": None,
-        "second_judge_why": "no second age/gender/expression model is reachable here (dlib has none; face-api's "
-                            "other nets are a detector, landmarks and a face descriptor)",
+        "attribute_judge": judge_name, "second_judge": second.name if second else None,
+        "second_judge_real_photos": second.heads["figures"] if second else None,
+        "second_judge_why": ("gender and age only: no second expression model is reachable here (dlib has none; "
+                             "face-api's other nets are a detector, landmarks and a face descriptor)") if second else
+                            "training/judges/utkface_dlib_heads.json missing (python -m seedface.eval.second_judge --write)",
         "identity_judge": "dlib HOG detector + 68 landmarks + 128-d ResNet descriptor (seedface.face_judge)",
         "threshold": SAME_PERSON_THRESHOLD,
         "unedited": {"detection_rate": base_det, "judge_detection_rate": base_fa_det,
@@ -277,22 +301,32 @@ def figures(model_dir: Path, work: Path, n_seeds: int, n_minor: int, judge_name:
 
 def markdown(rep: dict, grid_name: str) -> str:
     u = rep["unedited"]
+    second = rep.get("second_judge")
     lines = [f"# Attribute control: {rep['model']['id']} {rep['model']['version']}", "",
              f"{rep['seeds']} seeds ({rep['seed_names']}) at psi {rep['psi']}, {rep['size']} px from {rep['output']} "
              f"(fp32), `npm run eval:attributes` ({rep['when']}). Attribute judge: {rep['attribute_judge']} (the "
-             f"models that labeled the fitting faces; {rep['second_judge_why']}). Identity, look-alikes and detection: "
-             f"{rep['identity_judge']}, same person below {rep['threshold']}.", "",
-             f"Unedited faces: dlib detection {u['detection_rate']:.1%}, face-api detection "
-             f"{u['judge_detection_rate']:.1%}, look-alike pairs {_p(u['lookalike_rate'], 2)}.", "",
-             "| option | seeds | success (target >= 95%) | in class unedited | moved | success of moved | identity median "
-             "/ p90 (moved; target <= 0.45) | still same person | look-alike (vs unedited) | look-alike of unedited faces "
-             "already in the class | dlib detection (unedited) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             f"models that labeled the fitting faces). Second judge: {second or 'none'} ({rep['second_judge_why']}). "
+             f"Identity, look-alikes and detection: {rep['identity_judge']}, same person below {rep['threshold']}.", ""]
+    if second:
+        f = rep["second_judge_real_photos"]
+        cls = ", ".join(f"{k} {_p(v['recall'], 0)}" for k, v in f["age_classes"].items())
+        lines += [f"The second judge on {f['held_out']} held-out real photos (UTKFace, true labels): gender accuracy "
+                  f"{_p(f['gender_accuracy'])}, age MAE {f['age_mae_years']:.1f} years (guessing the median: "
+                  f"{f['age_mae_median_guess_years']:.1f}), age class recall {cls}; age >= 18 precision "
+                  f"{_p(f['age_min_18']['precision'])}. Its verdicts on edited faces are bounded by these figures.", ""]
+    lines += [f"Unedited faces: dlib detection {u['detection_rate']:.1%}, face-api detection "
+              f"{u['judge_detection_rate']:.1%}, look-alike pairs {_p(u['lookalike_rate'], 2)}.", "",
+              "| option | seeds | success (target >= 95%) | second judge: success (unedited) | in class unedited | moved | "
+              "success of moved | identity median / p90 (moved; target <= 0.45) | still same person | look-alike (vs "
+              "unedited) | look-alike of unedited faces already in the class | dlib detection (unedited) |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rep["options"]:
         i = r["identity"]
         sp = "-" if i["same_person_share"] is None else f"{i['same_person_share']:.0%}"
         sm = "-" if r["success_rate_moved"] is None else f"{r['success_rate_moved']:.1%}"
-        lines.append(f"| `{r['option']}` | {r['seeds']} | {r['success_rate']:.1%} | {r['in_class_unedited']:.1%} | "
+        s2 = r.get("second_judge_success_rate")
+        s2 = "-" if s2 is None else f"{s2:.1%} ({_p(r['second_judge_in_class_unedited'])})"
+        lines.append(f"| `{r['option']}` | {r['seeds']} | {r['success_rate']:.1%} | {s2} | {r['in_class_unedited']:.1%} | "
                      f"{r['moved_share']:.0%} | {sm} | {i['median']:.3f} / {i['p90']:.3f} | {sp} | "
                      f"{_p(r['lookalike_rate'], 2)} ({'-' if r['lookalike_points_vs_unedited'] is None else format(r['lookalike_points_vs_unedited'], '+.2f')} pt) | "
                      f"{_p(r['lookalike_rate_unedited_in_class'], 2)} | "
@@ -305,10 +339,12 @@ def markdown(rep: dict, grid_name: str) -> str:
 def manifest_metrics(rep: dict) -> dict:
     return {"tool": rep["tool"], "when": rep["when"], "seeds": rep["seeds"], "seed_names": rep["seed_names"],
             "seeds_per_option": rep["seeds_per_option"], "output": rep["output"],
-            "psi": rep["psi"], "size": rep["size"], "judge": rep["attribute_judge"], "second_judge": None,
+            "psi": rep["psi"], "size": rep["size"], "judge": rep["attribute_judge"], "second_judge": rep["second_judge"],
             "identity_judge": rep["identity_judge"], "unedited": rep["unedited"],
             "options": [{"option": r["option"], "success_rate": round(r["success_rate"], 4),
                          "in_class_unedited": round(r["in_class_unedited"], 4),
+                         **({"second_judge_success_rate": round(r["second_judge_success_rate"], 4)}
+                            if r.get("second_judge_success_rate") is not None else {}),
                          "moved_share": round(r["moved_share"], 4),
                          "identity_median": None if r["identity"]["n"] == 0 else round(r["identity"]["median"], 4),
                          "lookalike_rate": None if r["lookalike_rate"] is None else round(r["lookalike_rate"], 5),

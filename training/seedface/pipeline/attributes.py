@@ -35,6 +35,8 @@ from typing import Mapping
 
 import numpy as np
 
+from seedface.paths import REPO
+
 FORMAT = "seedface-attributes/1"
 FILE = "attributes.json"
 OPTION_ORDER = ("gender", "age", "age_min", "expression", "glasses")
@@ -261,7 +263,7 @@ if __name__ == "__main__":
     import sys
 
     ap = argparse.ArgumentParser()
-    ap.add_argument("--model", default=str(Path(__file__).resolve().parents[2] / "models" / "ffhq"))
+    ap.add_argument("--model", default=str(REPO / "models" / "ffhq"))
     ap.add_argument("--write-vectors", required=True)
     a = ap.parse_args()
     write_vectors(a.model, a.write_vectors)

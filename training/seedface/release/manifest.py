@@ -186,6 +186,8 @@ def validate(manifest: dict, model_dir=None) -> None:
     check_schema(m)
     _req(len(m["truncation"]["mean"]) == m["style_dim"], f"truncation.mean has {len(m['truncation']['mean'])} "
          f"values, style_dim is {m['style_dim']}")
+    for i, e in enumerate(m.get("earlier_versions") or []):
+        _req(e["version"] != m["version"], f"earlier_versions[{i}].version is this version ({m['version']})")
     nets = m["networks"]
     if nets["student"] is None:
         _req(isinstance(nets.get("teacher"), dict),

@@ -89,7 +89,7 @@ def write_release_card(model_dir: Path) -> None:
 ![16 seeds at 256 px]({samples})
 
 **Licence: non-commercial use only.** {man['training_data']['licence']}.
-
+{_versions_line(man)}
 ## Where the weights come from
 - Authors: {rel.get('authors')}. Package `{rel.get('package')}=={rel.get('version')}` on PyPI, file
   `{rel.get('file')}`, sha256 `{rel.get('sha256')}` (package licence {rel.get('package_licence')}).
@@ -132,6 +132,15 @@ Edge files: `student_int8.onnx` + `mapping_int8.onnx`, weight-only int8,
     (model_dir / "MODEL_CARD.md").write_text(text)
 
 
+def _versions_line(man: dict) -> str:
+    earlier = man.get("earlier_versions") or []
+    if not earlier:
+        return ""
+    return "\n" + "\n".join(f"Version {man['version']} draws the same faces as {e['version']} without attribute options "
+                             f"(`/v/{man['id']}@{e['version']}/` still serves them; with options it answers 410): "
+                             f"{e['changed']}." for e in earlier) + "\n"
+
+
 def _attributes_section(man: dict) -> str:
     a = man.get("attributes")
     if not a:
@@ -149,15 +158,19 @@ def _attributes_section(man: dict) -> str:
     if not m:
         return "\n".join(rows + ["", "_Not measured yet: `npm run eval:attributes`._"])
     u = m["unedited"]
+    second = m.get("second_judge")
     rows += ["", f"{m['seeds']} held-out seeds ({m['seed_names']}) at psi {m['psi']}, {m['size']} px, judged by "
-             f"{m['judge']} (the fitting labels' judge: no second attribute model is reachable here); identity, "
+             f"{m['judge']} (the fitting labels' judge)"
+             + (f" and, for gender and age, by a second judge that shares nothing with the fit: {second}" if second
+                else "; no second judge") + f"; identity, "
              f"look-alikes and detection by {m['identity_judge']}. Unedited: dlib detection "
              f"{u['detection_rate']:.1%}, look-alike pairs {u['lookalike_rate']:.2%}.", "",
-             "| option | success | in class unedited | moved | identity median (moved) | look-alike | detection |",
-             "|---|---|---|---|---|---|---|"]
+             "| option | success | second judge | in class unedited | moved | identity median (moved) | look-alike | detection |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in m["options"]:
         im = "-" if r["identity_median"] is None else f"{r['identity_median']:.3f}"
-        rows.append(f"| `{r['option']}` | {r['success_rate']:.1%} | {r['in_class_unedited']:.1%} | "
+        s2 = "-" if r.get("second_judge_success_rate") is None else f"{r['second_judge_success_rate']:.1%}"
+        rows.append(f"| `{r['option']}` | {r['success_rate']:.1%} | {s2} | {r['in_class_unedited']:.1%} | "
                     f"{r['moved_share']:.0%} | {im} | {'-' if r['lookalike_rate'] is None else format(r['lookalike_rate'], '.2%')} | "
                     f"{r['detection_rate']:.1%} |")
     rows += ["", "Targets: success >= 95%, identity median <= 0.45, look-alike within 3 points of unedited, detection "

@@ -6,12 +6,19 @@
 Input: the chunks of ``seedface.attributes_label`` (w' [n, 512] float32 + face-api's judgement of the face it
 drew). Faces the judge did not detect are left out.
 
-Directions, InterFaceGAN-style (a linear model in w per attribute; the unit normal of its hyperplane is n):
-- gender: L2-regularised logistic regression, female (1) vs male (0) as face-api's age/gender net says;
-- expression: logistic regression, smile (face-api's top expression is ``happy``) vs neutral (top is
+Directions, one unit vector n per attribute, by ``--method``:
+- ``classifier`` (InterFaceGAN: the normal of a linear model's hyperplane in w):
+  gender: L2-regularised logistic regression, female (1) vs male (0) as face-api's age/gender net says;
+  expression: logistic regression, smile (face-api's top expression is ``happy``) vs neutral (top is
   ``neutral``); faces whose top expression is anything else are left out of the fit;
-- age: ridge regression of the age in years on w (face-api's age estimate), lambda chosen on the held-out fifth.
-An 80/20 split (by seed index) gives held-out accuracy / MAE; the final directions are fitted on all faces.
+  age: ridge regression of the age in years on w (face-api's age estimate), lambda chosen on the held-out fifth;
+- ``mean-difference`` (attribute vectors: where the faces of a class actually lie in w): gender and expression:
+  mean w of one class minus the mean w of the other; age: the covariance of w with log(age), i.e. the mean shift
+  of w per log-year. It stays in the directions w varies in, but the class means also differ along correlated
+  attributes, so holding those costs large moves: measured on pilots it kept identity far worse than the
+  classifier at equal success (docs/attributes.md), so ``classifier`` is what ships.
+An 80/20 split (by seed index) gives held-out accuracy / MAE of the classifiers (both methods report them); the
+final directions are fitted on all faces.
 
 Classes as intervals of p = n . w, calibrated on the labeled faces (1-D models of the judge given p), where each
 face's p comes from a direction fitted without it (5-fold cross-fitting: in-sample projections separate the classes
@@ -35,10 +42,10 @@ from pathlib import Path
 
 import numpy as np
 
+from seedface.paths import REPO
 from seedface.pipeline import attributes as at
 from seedface.release import manifest as mf
 
-REPO = Path(__file__).resolve().parents[2]
 AGE_CLASSES = {"child": (None, 13.0), "young": (13.0, 30.0), "adult": (30.0, 60.0), "senior": (60.0, None)}
 AGE_MIN_RANGE = (13, 70)
 RIDGE_LAMBDAS = (1.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
@@ -135,12 +142,28 @@ def oof_logistic(x, y, idx, mask=None):
     return best
 
 
-def oof_ridge(x, y, idx, lam):
+METHODS = ("classifier", "mean-difference")
+
+
+def direction(method: str, kind: str, x: np.ndarray, y: np.ndarray, *, l2: float = 1e-3, lam: float = 1.0):
+    """Un-normalised direction in w of a binary label (kind "class": y in {0, 1}) or a number ("value")."""
+    if method == "mean-difference":
+        if kind == "class":
+            return x[y > 0.5].mean(0) - x[y <= 0.5].mean(0)
+        return (x - x.mean(0)).T @ (y - y.mean()) / len(y)
+    if method != "classifier":
+        raise ValueError(f"method must be one of {METHODS} (got {method!r})")
+    return logistic(x, y, l2)[0] if kind == "class" else ridge(x, y, lam)[0]
+
+
+def oof_projections(fn, x: np.ndarray, y: np.ndarray, idx: np.ndarray, mask=None) -> np.ndarray:
+    """p = n_f . w for every face, n_f fitted (by ``fn(x, y)``) on the folds that do not hold the face."""
+    m = np.ones(len(y), bool) if mask is None else mask
     f = _folds(idx)
     p = np.zeros(len(y))
     for k in range(FOLDS):
-        c, _ = ridge(x[f != k], y[f != k], lam)
-        p[f == k] = x[f == k] @ (c / np.linalg.norm(c))
+        n = fn(x[m & (f != k)], y[m & (f != k)])
+        p[f == k] = x[f == k] @ (n / np.linalg.norm(n))
     return p
 
 
@@ -158,7 +181,7 @@ def _clip(v, lo, hi):
     return None if v is None else float(min(max(v, lo), hi))
 
 
-def fit(label_dir, target: float = 0.98, l2: float = 1e-3) -> dict:
+def fit(label_dir, target: float = 0.98, l2: float = 1e-3, method: str = "classifier") -> dict:
     L = load_labels(label_dir)
     rows, W, idx = L["rows"], L["w"], L["index"]
     det = np.array([r["detected"] for r in rows])
@@ -203,10 +226,14 @@ def fit(label_dir, target: float = 0.98, l2: float = 1e-3) -> dict:
         f"{figures['expression']['held_out_accuracy']:.3f}, age MAE {figures['age']['held_out_mae_years']:.2f} y")
 
     attrs = []
+    figures["method"] = method
     # gender
     l2g, pg, accg = oof_logistic(W, female, idx)
     figures["gender"]["out_of_fold_accuracy"], figures["gender"]["l2"] = accg, l2g
-    cg, _ = logistic(W, female, l2g)
+    gdir = lambda x, y: direction(method, "class", x, y, l2=l2g)  # noqa: E731
+    if method != "classifier":
+        pg = oof_projections(gdir, W, female, idx)
+    cg = gdir(W, female)
     ng = cg / np.linalg.norm(cg)
     lo_c, hi_c = np.percentile(W @ ng, CLIP_PCT)
     a, b = logistic(pg[:, None], female, 1e-6)
@@ -219,9 +246,11 @@ def fit(label_dir, target: float = 0.98, l2: float = 1e-3) -> dict:
                   "classes": {"female": {"lo": _clip(f_lo, lo_c, hi_c), "hi": None},
                               "male": {"lo": None, "hi": _clip(m_hi, lo_c, hi_c)}}})
     # age
-    ca, _ = ridge(W, age, ridge_lam)
+    age_target = age if method == "classifier" else np.log(age)
+    adir = lambda x, y: direction(method, "value", x, y, lam=ridge_lam)  # noqa: E731
+    ca = adir(W, age_target)
     na = ca / np.linalg.norm(ca)
-    pa = oof_ridge(W, age, idx, ridge_lam)
+    pa = oof_projections(adir, W, age_target, idx)
     lo_c, hi_c = np.percentile(W @ na, CLIP_PCT)
     A = np.vstack([pa, np.ones_like(pa)]).T
     (sa, sb), *_ = np.linalg.lstsq(A, np.log(age), rcond=None)
@@ -248,7 +277,10 @@ def fit(label_dir, target: float = 0.98, l2: float = 1e-3) -> dict:
     # expression
     l2e, pe, acce = oof_logistic(W, smile.astype(np.float64), idx, ex_mask)
     figures["expression"]["out_of_fold_accuracy"], figures["expression"]["l2"] = acce, l2e
-    ce, _ = logistic(W[ex_mask], smile[ex_mask].astype(np.float64), l2e)
+    edir = lambda x, y: direction(method, "class", x, y, l2=l2e)  # noqa: E731
+    if method != "classifier":
+        pe = oof_projections(edir, W, smile.astype(np.float64), idx, ex_mask)
+    ce = edir(W[ex_mask], smile[ex_mask].astype(np.float64))
     ne = ce / np.linalg.norm(ce)
     lo_c, hi_c = np.percentile(W @ ne, CLIP_PCT)
     a1, b1 = logistic(pe[:, None], smile.astype(np.float64), 1e-6)
@@ -265,6 +297,9 @@ def fit(label_dir, target: float = 0.98, l2: float = 1e-3) -> dict:
     figures["cosines"] = {f"{attrs[i]['name']}-{attrs[j]['name']}": float(N[i] @ N[j])
                           for i in range(3) for j in range(i + 1, 3)}
     log(f"cosines {figures['cosines']}")
+    for a_, n_ in zip(attrs, N):
+        pw = W @ n_
+        a_["calibration"]["p_mean"], a_["calibration"]["p_std"] = float(pw.mean()), float(pw.std())
     for a_ in attrs:
         log(f"{a_['name']}: {json.dumps({k: [v.get('lo'), v.get('hi')] for k, v in a_['classes'].items()})}")
     return {"attributes": attrs, "figures": figures, "judge": L["judge"], "meta": L["meta"], "target": target}
@@ -296,7 +331,7 @@ def write(model_dir, res: dict) -> Path:
                 "target": res["target"], "figures": res["figures"],
                 **({"bounds_override": res["bounds_override"],
                     "bounds_override_why": "edited faces need deeper bounds than natural faces at the same p: "
-                                           "margins measured on pilot seeds attr-pilot2/* (not the eval seeds)"}
+                                           "margins measured by seedface.attributes_pilot on its seeds attr-pilot3/* (not the eval seeds)"}
                    if res.get("bounds_override") else {})},
     }
     p = model_dir / at.FILE
@@ -315,27 +350,43 @@ def write(model_dir, res: dict) -> Path:
     return p
 
 
+def apply_bounds(res: dict, spec: str) -> None:
+    """Override class bounds: comma-separated ``ATTR.CLASS.lo|hi=V``; V is p itself, or ``zX``: X natural
+    standard deviations of p from its mean over the labeled faces (comparable across directions).
+    ``age.age_min.shift=D`` moves every bound of the age_min table by D (deeper for D > 0)."""
+    res["bounds_override"] = {}
+    for item in spec.split(","):
+        k, v = item.split("=")
+        name, cls, side = k.split(".")
+        attr = next(x for x in res["attributes"] if x["name"] == name)
+        c = attr["calibration"]
+        if (cls, side) == ("age_min", "shift"):
+            t = attr["age_min"]
+            t.setdefault("calibrated", list(t["lo"]))
+            t["lo"] = [None if x is None else x + float(v) for x in t["calibrated"]]
+            res["bounds_override"][k] = float(v)
+            continue
+        val = c["p_mean"] + float(v[1:]) * c["p_std"] if v.startswith("z") else float(v)
+        attr["classes"][cls].setdefault("calibrated", {"lo": attr["classes"][cls]["lo"],
+                                                      "hi": attr["classes"][cls]["hi"]})
+        attr["classes"][cls][side] = val
+        res["bounds_override"][k] = v if v.startswith("z") else float(v)
+    log(f"bounds overridden: {res['bounds_override']}")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--labels", default=str(REPO / "training" / "runs" / "attributes" / "ffhq"))
     ap.add_argument("--model", default=str(REPO / "models" / "ffhq"))
     ap.add_argument("--target", type=float, default=0.98)
+    ap.add_argument("--method", choices=METHODS, default="classifier", help="how a direction is found (see above)")
     ap.add_argument("--write", action="store_true")
-    ap.add_argument("--bounds", default="", help="comma-separated overrides ATTR.CLASS.lo|hi=P (margins measured on "
+    ap.add_argument("--bounds", default="", help="comma-separated overrides ATTR.CLASS.lo|hi=P or =zX (X natural std of p from its mean; margins measured on "
                     "pilot seeds, see docs/attributes.md), applied after the calibration")
     a = ap.parse_args(argv)
-    res = fit(a.labels, a.target)
+    res = fit(a.labels, a.target, method=a.method)
     if a.bounds:
-        res["bounds_override"] = {}
-        for item in a.bounds.split(","):
-            k, v = item.split("=")
-            name, cls, side = k.split(".")
-            attr = next(x for x in res["attributes"] if x["name"] == name)
-            attr["classes"][cls].setdefault("calibrated", {"lo": attr["classes"][cls]["lo"],
-                                                          "hi": attr["classes"][cls]["hi"]})
-            attr["classes"][cls][side] = float(v)
-            res["bounds_override"][k] = float(v)
-        log(f"bounds overridden: {res['bounds_override']}")
+        apply_bounds(res, a.bounds)
     print(json.dumps(res["figures"], indent=2))
     if a.write:
         log(f"wrote {write(a.model, res)}")
