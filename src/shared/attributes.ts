@@ -188,6 +188,18 @@ export function attributeQuery(o: AttributeOptions | undefined): string {
   return ATTRIBUTE_OPTIONS.filter((k) => o[k] !== undefined).map((k) => `${k}=${o[k]}`).join("&");
 }
 
+/** An age class's years [from, to) as the fit recorded them (null: open end), or null when the file has none. */
+function classYears(c: AttributeClass | undefined): [number | null, number | null] | null {
+  const y = c?.years;
+  return Array.isArray(y) && y.length === 2 ? [(y[0] ?? null) as number | null, (y[1] ?? null) as number | null] : null;
+}
+
+/**
+ * The [lo, hi] interval of p for attribute a under options o. age with age_min: a class whose years start at or
+ * above N already implies age_min=N (adult and age_min=18: the class alone); otherwise the bound of the age_min
+ * table raises lo, and where that passes the class's top (the margins of both are deep), the minimum age wins:
+ * the face lands on the age_min bound.
+ */
 function interval(data: AttributeData, a: AttributeDirection, o: AttributeOptions): [number | null, number | null] {
   let lo: number | null = null, hi: number | null = null;
   const v = o[a.name as AttributeOption];
@@ -198,7 +210,12 @@ function interval(data: AttributeData, a: AttributeDirection, o: AttributeOption
   }
   if (a.name === "age" && o.age_min !== undefined && a.age_min) {
     const m = a.age_min.lo[o.age_min - a.age_min.from] ?? null;
-    if (m !== null) lo = lo === null ? m : Math.max(lo, m);
+    const years = v !== undefined ? classYears(a.classes[String(v)]) : null;
+    const implied = years !== null && years[0] !== null && years[0] >= o.age_min;
+    if (m !== null && !implied) {
+      lo = lo === null ? m : Math.max(lo, m);
+      if (hi !== null && lo > hi) hi = lo;
+    }
   }
   void data;
   return [lo, hi];
@@ -231,10 +248,9 @@ export function checkAttributes(o: AttributeOptions | undefined, data: Attribute
     }
   }
   if (o.age !== undefined && o.age_min !== undefined && data) {
-    const a = data.attributes.find((x) => x.name === "age")!;
-    const [lo, hi] = interval(data, a, o);
-    if (lo !== null && hi !== null && lo > hi) {
-      throw new AttributeHttpError("bad_attribute", `age=${o.age} and age_min=${o.age_min} exclude each other`, allow);
+    const years = classYears(data.attributes.find((x) => x.name === "age")!.classes[o.age]);
+    if (years !== null && years[1] !== null && years[1] <= o.age_min) {
+      throw new AttributeHttpError("bad_attribute", `age=${o.age} (under ${years[1]} years) and age_min=${o.age_min} exclude each other`, allow);
     }
   }
 }

@@ -33,7 +33,7 @@ function synthetic(): AttributeData {
     style_dim: d,
     attributes: [
       { name: "gender", normal: n0, classes: { female: { lo: 0.5, hi: null }, male: { lo: null, hi: -0.5 } } },
-      { name: "age", normal: n1, classes: { child: { lo: null, hi: -1 }, young: { lo: -0.5, hi: 0 }, adult: { lo: 0.2, hi: 0.6 }, senior: { lo: 1, hi: null } },
+      { name: "age", normal: n1, classes: { child: { lo: null, hi: -1, years: [null, 13] }, young: { lo: -0.5, hi: 0, years: [13, 30] }, adult: { lo: 0.2, hi: 0.6, years: [30, 60] }, senior: { lo: 1, hi: null, years: [60, null] } },
         age_min: { from: 13, lo: Array.from({ length: 58 }, (_, i) => -0.6 + i * 0.03) } },
       { name: "expression", normal: n2, classes: { smile: { lo: 0.4, hi: null }, neutral: { lo: null, hi: -0.4 } } },
     ],
@@ -92,7 +92,9 @@ describe("attribute options", () => {
     expect(allowedOptions(d)).toEqual({ gender: ["female", "male"], age: ["child", "young", "adult", "senior"], age_min: "13..70", expression: ["smile", "neutral"] });
     expect(() => checkAttributes({ glasses: "yes" }, d, "m@1")).toThrow(/glasses is not available for model m@1: no glasses judge/);
     expect(() => checkAttributes({ age_min: 5 }, d, "m@1")).toThrow(/age_min must be from 13 to 70/);
-    expect(() => checkAttributes({ age: "child", age_min: 18 }, d, "m@1")).toThrow(/exclude each other/);
+    expect(() => checkAttributes({ age: "child", age_min: 18 }, d, "m@1")).toThrow(/age=child \(under 13 years\) and age_min=18 exclude each other/);
+    expect(() => checkAttributes({ age: "young", age_min: 30 }, d, "m@1")).toThrow(/exclude each other/);
+    expect(() => checkAttributes({ age: "young", age_min: 29 }, d, "m@1")).not.toThrow();
     expect(() => checkAttributes({ gender: "male" }, null, "m@1")).toThrow(/has no attribute directions/);
     expect(() => checkAttributes({ gender: "male", age_min: 18, age: "adult" }, d, "m@1")).not.toThrow();
     expect(() => checkAttributes({}, null, "m@1")).not.toThrow();
@@ -125,6 +127,22 @@ describe("the edit", () => {
       expect(p[k]).toBeCloseTo(target, 5);
       for (let j = 0; j < 3; j++) if (j !== k) expect(p[j]).toBeCloseTo(p0[j]!, 5);
     }
+  });
+
+  it("age with age_min: a class that implies it is the class alone; otherwise the minimum age wins", () => {
+    const w = new Float32Array(8).fill(0.1);
+    const p = (o: Parameters<typeof applyAttributes>[2]) => attributeProjections(d, applyAttributes(d, w, o))[1]!;
+    // adult (30-59) implies age_min=18, even though the table's 18 bound (-0.45) is below adult's lo anyway
+    expect(Array.from(applyAttributes(d, w, { age: "adult", age_min: 18 }))).toEqual(Array.from(applyAttributes(d, w, { age: "adult" })));
+    // senior implies 40: the table's 40 bound (0.21) does not matter
+    expect(p({ age: "senior", age_min: 40 })).toBeCloseTo(1, 5);
+    // adult and 45: the table's bound (-0.6 + 32 * 0.03 = 0.36) raises adult's lo (0.2), inside adult's top (0.6)
+    const a45 = attributeProjections(d, w)[1]! < 0.36 ? 0.36 : attributeProjections(d, w)[1]!;
+    expect(p({ age: "adult", age_min: 45 })).toBeCloseTo(a45, 5);
+    // young (top 0) and 18 with a table deeper than young's top (18 -> 0.85): the face lands on the age_min bound
+    const deep = structuredClone(d);
+    deep.attributes[1]!.age_min!.lo = deep.attributes[1]!.age_min!.lo.map((x) => (x === null ? null : x + 1));
+    expect(attributeProjections(deep, applyAttributes(deep, w, { age: "young", age_min: 18 }))[1]).toBeCloseTo(-0.6 + 5 * 0.03 + 1, 5);
   });
 
   it("the move is the smallest one meeting the constraints (orthogonal to every other direction's null space)", () => {

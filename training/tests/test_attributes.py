@@ -23,10 +23,10 @@ def synthetic(d=8, seed=0):
     return {"format": at.FORMAT, "style_dim": d, "unavailable": {"glasses": "no judge"}, "attributes": [
         {"name": "gender", "normal": n[0].tolist(), "classes": {"female": {"lo": 0.5, "hi": None},
                                                                   "male": {"lo": None, "hi": -0.5}}},
-        {"name": "age", "normal": n[1].tolist(), "classes": {"child": {"lo": None, "hi": -1.0},
-                                                               "young": {"lo": -0.5, "hi": 0.0},
-                                                               "adult": {"lo": 0.2, "hi": 0.6},
-                                                               "senior": {"lo": 1.0, "hi": None}},
+        {"name": "age", "normal": n[1].tolist(), "classes": {"child": {"lo": None, "hi": -1.0, "years": [None, 13]},
+                                                               "young": {"lo": -0.5, "hi": 0.0, "years": [13, 30]},
+                                                               "adult": {"lo": 0.2, "hi": 0.6, "years": [30, 60]},
+                                                               "senior": {"lo": 1.0, "hi": None, "years": [60, None]}},
          "age_min": {"from": 13, "lo": [-0.6 + 0.03 * i for i in range(58)]}},
         {"name": "expression", "normal": n[2].tolist(), "classes": {"smile": {"lo": 0.4, "hi": None},
                                                                       "neutral": {"lo": None, "hi": -0.4}}}]}
@@ -46,6 +46,20 @@ def test_canonical_options_and_errors():
         at.canonical(d, {"age_min": "5"})
     with pytest.raises(at.AttributeError_, match="exclude each other"):
         at.canonical(d, {"age": "child", "age_min": "18"})
+    with pytest.raises(at.AttributeError_, match=r"age=young \(under 30 years\) and age_min=30 exclude each other"):
+        at.canonical(d, {"age": "young", "age_min": "30"})
+    assert at.canonical(d, {"age": "adult", "age_min": "18"}) == {"age": "adult", "age_min": 18}
+
+
+def test_age_with_age_min():
+    d = synthetic()
+    w = np.full((1, 8), 0.1, np.float32)
+    np.testing.assert_array_equal(at.edit(d, w, {"age": "adult", "age_min": 18}), at.edit(d, w, {"age": "adult"}))
+    assert at.projections(d, at.edit(d, w, {"age": "senior", "age_min": 40}))[1] == pytest.approx(1.0, abs=1e-5)
+    d["attributes"][1]["age_min"]["lo"] = [x + 1 for x in d["attributes"][1]["age_min"]["lo"]]
+    # young's top (0) is below the deepened table's 18 bound (0.85): the minimum age wins
+    assert at.projections(d, at.edit(d, w, {"age": "young", "age_min": 18}))[1] == pytest.approx(-0.6 + 5 * 0.03 + 1,
+                                                                                             abs=1e-5)
 
 
 def test_edit_moves_to_the_bound_and_holds_the_rest():

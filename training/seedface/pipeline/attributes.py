@@ -119,10 +119,11 @@ def canonical(data: dict | None, options: Mapping[str, str | None]) -> dict:
                                       f"{name} must be one of {', '.join(allow[name])} (got {v!r})", allow)
             out[name] = v
     if "age" in out and "age_min" in out:
-        lo, hi = _interval(data, "age", out)
-        if lo is not None and hi is not None and lo > hi:
-            raise AttributeError_("bad_attribute", f"age={out['age']} and age_min={out['age_min']} exclude each "
-                                                   "other", allow)
+        age = next(x for x in data["attributes"] if x["name"] == "age")
+        years = _class_years(age["classes"].get(out["age"]))
+        if years is not None and years[1] is not None and years[1] <= out["age_min"]:
+            raise AttributeError_("bad_attribute", f"age={out['age']} (under {years[1]:g} years) and "
+                                                   f"age_min={out['age_min']} exclude each other", allow)
     return out
 
 
@@ -131,7 +132,14 @@ def query_string(options: dict) -> str:
     return "&".join(f"{k}={options[k]}" for k in OPTION_ORDER if k in options)
 
 
+def _class_years(c: dict | None):
+    y = (c or {}).get("years")
+    return (y[0], y[1]) if isinstance(y, list) and len(y) == 2 else None
+
+
 def _interval(data: dict, name: str, options: dict) -> tuple[float | None, float | None]:
+    """[lo, hi] of p for one attribute (same rule as interval() in attributes.ts): a class whose years start at or
+    above age_min implies it; otherwise the age_min bound raises lo, and wins over the class's top where they cross."""
     a = next(x for x in data["attributes"] if x["name"] == name)
     lo = hi = None
     if name in options:
@@ -140,7 +148,12 @@ def _interval(data: dict, name: str, options: dict) -> tuple[float | None, float
     if name == "age" and "age_min" in options:
         t = a["age_min"]
         m = t["lo"][options["age_min"] - t["from"]]
-        lo = m if lo is None else max(lo, m)
+        years = _class_years(a["classes"].get(options["age"])) if "age" in options else None
+        implied = years is not None and years[0] is not None and years[0] >= options["age_min"]
+        if m is not None and not implied:
+            lo = m if lo is None else max(lo, m)
+            if hi is not None and lo > hi:
+                hi = lo
     return lo, hi
 
 
@@ -215,7 +228,8 @@ def solve(g: list[list[float]], r: list[float]) -> list[float]:
 VECTOR_SEEDS = ["alice@example.com", "bob", "attr-vec/0", "attr-vec/1", "attr-vec/2", "attr-vec/3"]
 VECTOR_OPTIONS = ["gender=female", "gender=male", "age=child", "age=young", "age=adult", "age=senior", "age_min=18",
                   "expression=smile", "expression=neutral", "gender=female&age_min=18&expression=smile",
-                  "gender=male&age=senior", "age=senior&age_min=40&expression=neutral"]
+                  "gender=male&age=senior", "age=senior&age_min=40&expression=neutral", "age=adult&age_min=18",
+                  "age=young&age_min=18", "age=adult&age_min=50"]
 
 
 def parse_query(q: str) -> dict:
