@@ -179,7 +179,7 @@ const VERSIONED = /^\/v\/([^/]*)/;
 /**
  * Split a request path into the face path and whether it was versioned (/v/<model>@<version>/...). The version
  * must be the model this edge serves, or an earlier version the manifest lists in `earlier_versions` (a version
- * whose faces without attribute options are the same bytes: see `earlierVersion`); anything else is a clear 404
+ * whose faces without attribute options are the same bytes: see `checkEarlier`); anything else is a clear 404
  * (never another model's face).
  */
 export function resolveVersion(pathname: string, model: EdgeModel): { path: string; versioned: boolean; earlier?: EarlierVersion } {
