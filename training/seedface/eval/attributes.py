@@ -13,7 +13,7 @@ option does not move is the unedited face (bit for bit), so only moved faces are
 Judges:
 - the attribute judge, face-api (``scripts/face-attributes-judge.cjs``: age/gender net, expression net), the same
   models that labeled the fitting faces, so its success figures are not independent of the fit;
-- the second judge for gender and age (seedface.eval.second_judge): linear heads on dlib's descriptor fitted to
+- the second judge for gender and age (seedface.eval.second_judge): small MLP heads on dlib's descriptor fitted to
   UTKFace's true ages and genders; it shares nothing with face-api or the fit (there is none for expression);
 - dlib (seedface.face_judge): detection and the 128-d descriptor for identity (distance to the seed's unedited
   face) and look-alikes (pairs of different seeds closer than 0.6).
@@ -47,12 +47,14 @@ from seedface.eval.face_judge import SAME_PERSON_THRESHOLD, FaceJudge
 from seedface.pipeline.face import FaceRenderer
 from seedface.pipeline.resample import finish_pixels
 from seedface.paths import REPO
+from seedface.train.attribute_directions import AGE_CLASSES
 
 SEED_PREFIX = "attr-eval/"
 CHUNK = 50
 OPTIONS = [("gender", "female"), ("gender", "male"), ("age", "child"), ("age", "young"), ("age", "adult"),
            ("age", "senior"), ("age_min", "18"), ("expression", "smile"), ("expression", "neutral")]
-AGE_YEARS = {"child": (0, 13), "young": (13, 30), "adult": (30, 60), "senior": (60, 1e9)}
+# The fit's age classes in years, closed: [lo, hi) with open ends at 0 and 1e9.
+AGE_YEARS = {k: (lo or 0.0, hi or 1e9) for k, (lo, hi) in AGE_CLASSES.items()}
 GRID_SEEDS = 8
 # Drawn from the img_128 level at 128 px (the level the service draws sizes 17..32 from; half the MACs of img_256)
 # to fit ~3000 faces into the CPU budget of 2 shared cores; face-api judges 112 px crops and dlib 150 px chips, so
@@ -93,6 +95,11 @@ def in_class(opt, row: dict) -> bool:
         top = max(row["expressions"], key=row["expressions"].get)
         return top == ("happy" if v == "smile" else "neutral")
     raise ValueError(opt)
+
+
+def age_class(age: float) -> str:
+    """The age class of an age in years (face-api can give a baby a slightly negative age: that is a child)."""
+    return next(k for k, (lo, hi) in AGE_YEARS.items() if lo <= max(age, 0.0) < hi)
 
 
 def in_class_second(opt, second, ok: bool, desc) -> bool | None:

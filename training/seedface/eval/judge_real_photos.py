@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from seedface.eval.attribute_labels import JUDGE_SCRIPT, save_atomic
-from seedface.eval.second_judge import AGE_CLASSES, DATASET, age_class
+from seedface.eval.attributes import AGE_YEARS, age_class
+from seedface.eval.second_judge import DATASET
 from seedface.paths import REPO
 
 FIRST = 5000
@@ -44,7 +45,7 @@ def figures(sel: list[dict], judged: list[dict], n_random: int) -> dict:
     tc = np.array([age_class(a) for a in true])
     pc = np.array([age_class(a) if d else "" for a, d in zip(age, det)])
     per = {}
-    for k in AGE_CLASSES:
+    for k in AGE_YEARS:
         m = det & (tc == k)
         per[k] = {"photos": int(m.sum()), "recall": float((pc[m] == k).mean()),
                   "face_api_age_p10_p50_p90": [round(float(x), 1) for x in np.percentile(age[m], [10, 50, 90])]}

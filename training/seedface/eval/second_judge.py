@@ -30,22 +30,18 @@ from pathlib import Path
 
 import numpy as np
 
+from seedface.eval.attributes import AGE_YEARS, age_class
 from seedface.paths import REPO
 
 DATASET = REPO.parent / "shared" / "datasets" / "faces128"
 HEADS = REPO / "training" / "judges" / "utkface_dlib_heads.json"
 CACHE = REPO / "training" / "runs" / "second_judge" / "utkface_descriptors.npz"
-AGE_CLASSES = {"child": (0, 13), "young": (13, 30), "adult": (30, 60), "senior": (60, 1e9)}
 NAME = ("MLP heads on dlib's 128-d descriptor, fitted to UTKFace's true age and gender "
         "(seedface.eval.second_judge)")
 
 
 def log(msg: str) -> None:
     print(f"[second-judge] {msg}", file=sys.stderr, flush=True)
-
-
-def age_class(age: float) -> str:
-    return next(k for k, (lo, hi) in AGE_CLASSES.items() if lo <= max(age, 0.0) < hi)
 
 
 HIDDEN = 64
@@ -139,7 +135,7 @@ def fit(n: int) -> dict:
     per_class = {k: {"photos": int((true_cls == k).sum()),
                      "recall": float((pred_cls[true_cls == k] == k).mean()) if (true_cls == k).any() else None,
                      "precision": float((true_cls[pred_cls == k] == k).mean()) if (pred_cls == k).any() else None}
-                 for k in AGE_CLASSES}
+                 for k in AGE_YEARS}
     adult18 = pred_age >= 18
     figures = {"photos": int(n), "described": int(ok.sum()), "held_out": int(test.sum()),
                "gender_accuracy": float((pred_f == (female[test] > 0.5)).mean()),
