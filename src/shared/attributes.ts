@@ -6,6 +6,7 @@
 // The edit, float64 then one rounding to float32 (only + - * / in a fixed order, so JS and Python agree bit for bit):
 //   p_k = sum_i n_k[i] * w[i]                        every attribute k of the file, i = 0..style_dim-1 in order
 //   t_k = clamp(p_k, lo_k, hi_k) when k is asked     (unchanged when already inside), t_k = p_k otherwise
+//                                                    (k is asked when its option is, with a value it has a class for)
 //   all t_k == p_k  ->  w unchanged (the seed already matches)
 //   else c = G^-1 (t - p), G_kl = n_k . n_l          (Gaussian elimination without pivoting, rows in file order)
 //   w'[i] = fround(w[i] + sum_k c_k n_k[i])          (the smallest Euclidean move with n_k . w' = t_k for all k)
@@ -47,6 +48,8 @@ export interface AttributeClass {
 }
 export interface AttributeDirection {
   name: string;
+  /** The option this direction serves (default: its name); several may serve one, e.g. expression=neutral. */
+  option?: string;
   normal: number[];
   classes: Record<string, AttributeClass>;
   /** Age only: age_min=N for N = from .. from + lo.length - 1 is p >= lo[N - from]. */
@@ -98,6 +101,7 @@ export function parseAttributes(x: unknown, styleDim: number): AttributeData {
   for (const a of d.attributes as unknown[]) {
     if (!isObj(a) || typeof a.name !== "string") fail("every attribute needs a name");
     const at = a as Record<string, unknown>;
+    if (at.option !== undefined && typeof at.option !== "string") fail(`${String(at.name)}.option must be a string`);
     if (!Array.isArray(at.normal) || at.normal.length !== styleDim || !at.normal.every((v) => typeof v === "number" && Number.isFinite(v))) {
       fail(`${String(at.name)}.normal must be ${styleDim} finite numbers`);
     }
@@ -141,7 +145,8 @@ export function allowedOptions(data: AttributeData | null): Record<string, reado
   const res: Record<string, readonly string[] | string> = {};
   if (!data) return res;
   for (const a of data.attributes) {
-    res[a.name] = Object.keys(a.classes);
+    const prev = (res[optionOf(a)] ?? []) as readonly string[];
+    res[optionOf(a)] = [...prev, ...Object.keys(a.classes).filter((v) => !prev.includes(v))];
     if (a.age_min) res.age_min = `${a.age_min.from}..${a.age_min.from + a.age_min.lo.length - 1}`;
   }
   return res;
@@ -188,6 +193,17 @@ export function attributeQuery(o: AttributeOptions | undefined): string {
   return ATTRIBUTE_OPTIONS.filter((k) => o[k] !== undefined).map((k) => `${k}=${o[k]}`).join("&");
 }
 
+/** The option a direction serves: its `option` field, else its name. */
+function optionOf(a: AttributeDirection): string {
+  return a.option ?? a.name;
+}
+
+/** Does the request constrain direction a (its option asked with a value it has a class for; age: also age_min)? */
+function asks(a: AttributeDirection, o: AttributeOptions): boolean {
+  const v = o[optionOf(a) as AttributeOption];
+  return (v !== undefined && String(v) in a.classes) || (a.name === "age" && o.age_min !== undefined);
+}
+
 /** An age class's years [from, to) as the fit recorded them (null: open end), or null when the file has none. */
 function classYears(c: AttributeClass | undefined): [number | null, number | null] | null {
   const y = c?.years;
@@ -200,10 +216,10 @@ function classYears(c: AttributeClass | undefined): [number | null, number | nul
  * table raises lo, and where that passes the class's top (the margins of both are deep), the minimum age wins:
  * the face lands on the age_min bound.
  */
-function interval(data: AttributeData, a: AttributeDirection, o: AttributeOptions): [number | null, number | null] {
+function interval(a: AttributeDirection, o: AttributeOptions): [number | null, number | null] {
   let lo: number | null = null, hi: number | null = null;
-  const v = o[a.name as AttributeOption];
-  if (v !== undefined && a.name !== "age_min") {
+  const v = o[optionOf(a) as AttributeOption];
+  if (v !== undefined && String(v) in a.classes) {
     const c = a.classes[String(v)]!;
     lo = c.lo;
     hi = c.hi;
@@ -217,7 +233,6 @@ function interval(data: AttributeData, a: AttributeDirection, o: AttributeOption
       if (hi !== null && lo > hi) hi = lo;
     }
   }
-  void data;
   return [lo, hi];
 }
 
@@ -296,9 +311,8 @@ export function applyAttributes(data: AttributeData, w: Float32Array, o: Attribu
   const attrs = data.attributes;
   const p = attrs.map((a) => dot(a.normal, w));
   const r = attrs.map((a, k) => {
-    const asked = o[a.name as AttributeOption] !== undefined || (a.name === "age" && o.age_min !== undefined);
-    if (!asked) return 0;
-    const [lo, hi] = interval(data, a, o);
+    if (!asks(a, o)) return 0;
+    const [lo, hi] = interval(a, o);
     let t = p[k]!;
     if (lo !== null && t < lo) t = lo;
     if (hi !== null && t > hi) t = hi;

@@ -161,6 +161,28 @@ describe("the edit", () => {
     expect(p[2]).toBeCloseTo(0.4, 5);
   });
 
+  it("a second direction serving one option constrains only the values it has a class for", () => {
+    const two = structuredClone(d);
+    const extra = [0.2, -0.1, 0.4, 0.3, -0.5, 0.1, 0.6, -0.2];
+    const nrm = Math.sqrt(extra.reduce((a, b) => a + b * b, 0));
+    two.attributes.push({ name: "neutral_vs_other", option: "expression", normal: extra.map((v) => v / nrm),
+      classes: { neutral: { lo: 0.3, hi: null }, calm: { lo: 0.9, hi: null } } });
+    expect(allowedOptions(two).expression).toEqual(["smile", "neutral", "calm"]); // one option, the values of both
+    expect(allowedOptions(two)).not.toHaveProperty("neutral_vs_other");
+    const w = new Float32Array(8).fill(-0.1);
+    const p0 = attributeProjections(two, w);
+    expect(p0[2]).toBeGreaterThan(-0.4);
+    expect(p0[3]).toBeLessThan(0.3);
+    const neutral = attributeProjections(two, applyAttributes(two, w, { expression: "neutral" }));
+    expect(neutral[2]).toBeCloseTo(-0.4, 5); // both directions of expression=neutral move onto their bounds
+    expect(neutral[3]).toBeCloseTo(0.3, 5);
+    expect(neutral[0]).toBeCloseTo(p0[0]!, 5);
+    const smile = attributeProjections(two, applyAttributes(two, w, { expression: "smile" }));
+    expect(smile[2]).toBeCloseTo(0.4, 5);
+    expect(smile[3]).toBeCloseTo(p0[3]!, 5); // smile has no class there: held in place
+    expect(() => checkAttributes({ expression: "calm" as "neutral" }, two, "m")).not.toThrow();
+  });
+
   it("applyModelAttributes needs the model's data (400 without it)", () => {
     const m = parseManifest(JSON.parse(readFileSync(join(FFHQ, "manifest.json"), "utf8")));
     const w = new Float32Array(m.style_dim);

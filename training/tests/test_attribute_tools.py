@@ -14,18 +14,20 @@ FFHQ = REPO / "models" / "ffhq"
 
 
 def planted_labels(tmp: Path, n=900, d=512, seed=0) -> np.ndarray:
-    """A label folder in the labeler's layout whose judge follows three planted directions of w (returned)."""
+    """A label folder in the labeler's layout whose judge follows four planted directions of w (returned): gender,
+    age, smile, and among the faces that do not smile neutral vs sad."""
     rng = np.random.default_rng(seed)
-    truth = np.linalg.qr(rng.normal(size=(d, 3)))[0].T
+    truth = np.linalg.qr(rng.normal(size=(d, 4)))[0].T
     w = rng.normal(size=(n, d)) * np.linspace(0.2, 1.5, d)
     p = w @ truth.T
     rows = []
     for i in range(n):
         happy = p[i, 2] + 0.3 * rng.normal() > 0
+        calm = p[i, 3] + 0.3 * rng.normal() > 0
+        top = "happy" if happy else "neutral" if calm else "sad"
         rows.append({"detected": i % 97 != 0, "age": float(np.exp(3.3 + 0.35 * p[i, 1] + 0.1 * rng.normal())),
                      "gender": "female" if p[i, 0] + 0.3 * rng.normal() > 0 else "male",
-                     "expressions": {"happy": 0.9 if happy else 0.05, "neutral": 0.05 if happy else 0.9,
-                                     "sad": 0.05}})
+                     "expressions": {k: 0.9 if k == top else 0.05 for k in ("happy", "neutral", "sad")}})
     (tmp / "meta.json").write_text(json.dumps({"seed_prefix": "attr-train/", "psi": 1.0, "output": "img_256",
                                                "size": 256, "chunk": 300}))
     for c in range(n // 300):
@@ -53,6 +55,7 @@ def test_fit_finds_planted_directions_and_writes_a_loadable_file(tmp_path, metho
     cls = {a["name"]: a["classes"] for a in res["attributes"]}
     assert cls["gender"]["female"]["lo"] > cls["gender"]["male"]["hi"]
     assert cls["age"]["child"]["hi"] < cls["age"]["senior"]["lo"]
+    assert res["attributes"][3]["option"] == "expression" and list(cls["neutral_vs_other"]) == ["neutral"]
     g = res["attributes"][0]["calibration"]
     directions.apply_bounds(res, "gender.female.lo=z1.5,age.senior.lo=2.5")
     assert cls["gender"]["female"]["lo"] == pytest.approx(g["p_mean"] + 1.5 * g["p_std"])

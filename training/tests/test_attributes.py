@@ -80,6 +80,23 @@ def test_edit_moves_to_the_bound_and_holds_the_rest():
     assert at.edit(d, w, {}) is w
 
 
+def test_a_second_direction_of_one_option_constrains_only_its_values():
+    d = synthetic()
+    extra = np.array([0.2, -0.1, 0.4, 0.3, -0.5, 0.1, 0.6, -0.2])
+    d["attributes"].append({"name": "neutral_vs_other", "option": "expression",
+                            "normal": (extra / np.linalg.norm(extra)).tolist(),
+                            "classes": {"neutral": {"lo": 0.3, "hi": None}}})
+    assert at.allowed(d)["expression"] == ["smile", "neutral"] and "neutral_vs_other" not in at.allowed(d)
+    w = np.full((1, 8), -0.1, np.float32)
+    p0 = at.projections(d, w)
+    assert p0[2] > -0.4 and p0[3] < 0.3
+    p = at.projections(d, at.edit(d, w, {"expression": "neutral"}))
+    assert p[2] == pytest.approx(-0.4, abs=1e-5) and p[3] == pytest.approx(0.3, abs=1e-5)
+    assert p[0] == pytest.approx(p0[0], abs=1e-5)
+    p = at.projections(d, at.edit(d, w, {"expression": "smile"}))
+    assert p[2] == pytest.approx(0.4, abs=1e-5) and p[3] == pytest.approx(p0[3], abs=1e-5)  # held in place
+
+
 def test_solve_matches_numpy():
     g = [[4.0, 1.0, 0.5], [1.0, 3.0, 0.2], [0.5, 0.2, 2.0]]
     assert np.allclose(at.solve(g, [1.0, 2.0, 3.0]), np.linalg.solve(np.array(g), [1.0, 2.0, 3.0]), atol=1e-14)

@@ -48,6 +48,7 @@ def main(argv=None) -> int:
     ap.add_argument("--target", type=float, default=0.98)
     ap.add_argument("--bounds", default="")
     ap.add_argument("--seeds", type=int, default=64)
+    ap.add_argument("--options", default=None, help="only these options (see attributes_eval --options)")
     a = ap.parse_args(argv)
     root = PILOTS / a.name
     model = scratch_model(Path(a.model), root / "model")
@@ -56,7 +57,8 @@ def main(argv=None) -> int:
         directions.apply_bounds(res, a.bounds)
     directions.write(model, res)
     return attribute_eval.main(["--model", str(model), "--seeds", str(a.seeds), "--minor-seeds", str(a.seeds),
-                                "--seed-prefix", PILOT_SEEDS, "--work", str(root / "work"), "--out", str(root)])
+                                "--seed-prefix", PILOT_SEEDS, "--work", str(root / "work"), "--out", str(root)]
+                               + (["--options", a.options] if a.options else []))
 
 
 if __name__ == "__main__":

@@ -372,8 +372,16 @@ def main(argv=None) -> int:
     ap.add_argument("--write-manifest", action="store_true")
     ap.add_argument("--dlib-worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--figures-only", action="store_true", help="skip rendering/judging (work files complete)")
+    ap.add_argument("--options", default=None, help="only these options, e.g. expression=neutral,gender=female "
+                    "(a pilot of one margin on more seeds; default: all)")
     a = ap.parse_args(argv)
     globals()["SEED_PREFIX"] = a.seed_prefix
+    if a.options:
+        wanted = a.options.split(",")
+        unknown = [w for w in wanted if w not in {f"{o[0]}={o[1]}" for o in OPTIONS}]
+        if unknown:
+            ap.error(f"--options: unknown {', '.join(unknown)}")
+        globals()["OPTIONS"] = [o for o in OPTIONS if f"{o[0]}={o[1]}" in wanted]
     work, model_dir = Path(a.work), Path(a.model)
     work.mkdir(parents=True, exist_ok=True)
     if a.dlib_worker:

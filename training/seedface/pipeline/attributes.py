@@ -3,15 +3,18 @@
 The Python twin of src/shared/attributes.ts: same data file, same options, same bits (docs/attributes.md).
 
 Data: ``<model>/attributes.json`` (format ``seedface-attributes/1``, written by ``seedface.attributes_fit``),
-listed in the manifest's ``files`` and ``attributes`` with its sha256. Each attribute k has a unit normal n_k in w
+listed in the manifest's ``files`` and ``attributes`` with its sha256. Each direction k has a unit normal n_k in w
 (512-d, the truncated w' that is broadcast to every W+ slot) and its classes are intervals ``[lo, hi]`` (either side
-may be null = unbounded) of the projection ``p_k = n_k . w``, margins included.
+may be null = unbounded) of the projection ``p_k = n_k . w``, margins included. A direction serves the option of
+its ``option`` field (default: its ``name``); several may serve one option, each constraining the values it has a
+class for (expression=neutral: below the smile direction's bound and above a neutral-vs-other-expressions one).
 
 The edit (closed form, float64, rounded once to float32):
 
 1. ``p_k = sum_i n_k[i] * w[i]`` for every attribute of the file, summed in index order (i = 0 .. 511);
-2. the target ``t_k``: for a requested attribute ``p_k`` clamped into its interval (unchanged when inside); for an
-   attribute not requested ``t_k = p_k`` (held in place: conditional manipulation);
+2. the target ``t_k``: for a direction the request asks (its option asked with a value it has a class for; age also
+   for age_min) ``p_k`` clamped into its interval (unchanged when inside); for any other ``t_k = p_k`` (held in
+   place: conditional manipulation);
 3. if every ``t_k == p_k`` the seed already matches: w is returned unchanged (bit for bit);
 4. otherwise the smallest move ``delta`` (Euclidean, so the identity moves as little as the constraints allow)
    with ``n_k . delta = t_k - p_k`` for every k: ``delta = sum_k c_k n_k`` with ``G c = t - p``, G the Gram matrix
@@ -84,7 +87,8 @@ def allowed(data: dict | None) -> dict:
         return {}
     res: dict = {}
     for a in data["attributes"]:
-        res[a["name"]] = list(a["classes"].keys())
+        values = res.setdefault(option_of(a), [])
+        values += [v for v in a["classes"] if v not in values]
         if a.get("age_min"):
             t = a["age_min"]
             res["age_min"] = f"{t['from']}..{t['from'] + len(t['lo']) - 1}"
@@ -137,13 +141,25 @@ def _class_years(c: dict | None):
     return (y[0], y[1]) if isinstance(y, list) and len(y) == 2 else None
 
 
-def _interval(data: dict, name: str, options: dict) -> tuple[float | None, float | None]:
-    """[lo, hi] of p for one attribute (same rule as interval() in attributes.ts): a class whose years start at or
-    above age_min implies it; otherwise the age_min bound raises lo, and wins over the class's top where they cross."""
-    a = next(x for x in data["attributes"] if x["name"] == name)
+def option_of(a: dict) -> str:
+    """The option a direction serves: its ``option`` field, else its name."""
+    return a.get("option", a["name"])
+
+
+def asks(a: dict, options: dict) -> bool:
+    """Does the request constrain direction `a` (its option asked with a value it has a class for; age: age_min)?"""
+    opt = option_of(a)
+    return (opt in options and options[opt] in a["classes"]) or (a["name"] == "age" and "age_min" in options)
+
+
+def _interval(a: dict, options: dict) -> tuple[float | None, float | None]:
+    """[lo, hi] of p for one direction the request asks (same rule as interval() in attributes.ts): a class whose
+    years start at or above age_min implies it; otherwise the age_min bound raises lo, and wins over the class's top
+    where they cross."""
+    name, opt = a["name"], option_of(a)
     lo = hi = None
-    if name in options:
-        c = a["classes"][options[name]]
+    if opt in options and options[opt] in a["classes"]:
+        c = a["classes"][options[opt]]
         lo, hi = c.get("lo"), c.get("hi")
     if name == "age" and "age_min" in options:
         t = a["age_min"]
@@ -180,9 +196,8 @@ def edit(data: dict | None, w: np.ndarray, options: dict) -> np.ndarray:
     p = [_dot(n, wl) for n in normals]
     r = []
     for k, a in enumerate(attrs):
-        name = a["name"]
-        if name in options or (name == "age" and "age_min" in options):
-            lo, hi = _interval(data, name, options)
+        if asks(a, options):
+            lo, hi = _interval(a, options)
             t = p[k]
             if lo is not None and t < lo:
                 t = lo

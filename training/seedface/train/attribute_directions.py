@@ -293,9 +293,28 @@ def fit(label_dir, target: float = 0.98, l2: float = 1e-3, method: str = "classi
                                   "neutral": [float(a0[0]), b0], "p_clip": [float(lo_c), float(hi_c)]},
                   "classes": {"smile": {"lo": _clip(s_lo, lo_c, hi_c), "hi": None},
                               "neutral": {"lo": None, "hi": _clip(n_hi, lo_c, hi_c)}}})
-    N = np.stack([ng, na, ne])
+    # expression=neutral, second direction: among the faces that do not smile, neutral vs the other expressions
+    # (sad, surprised, angry, ...): below the smile bound alone, a face may still read as one of those
+    other = ~smile
+    l2n, pn, accn = oof_logistic(W, neutral.astype(np.float64), idx, other)
+    figures["neutral_vs_other"] = {"neutral": int(neutral.sum()), "other": int((other & ~neutral).sum()),
+                                   "out_of_fold_accuracy": accn, "l2": l2n}
+    ndir = lambda x, y: direction(method, "class", x, y, l2=l2n)  # noqa: E731
+    if method != "classifier":
+        pn = oof_projections(ndir, W, neutral.astype(np.float64), idx, other)
+    cn = ndir(W[other], neutral[other].astype(np.float64))
+    nn_ = cn / np.linalg.norm(cn)
+    lo_c, hi_c = np.percentile(W @ nn_, CLIP_PCT)
+    a2, b2 = logistic(pn[other][:, None], neutral[other].astype(np.float64), 1e-6)
+    nn_lo = (_logit(target) - b2) / float(a2[0])
+    attrs.append({"name": "neutral_vs_other", "option": "expression",
+                  "judged_by": "face-api faceExpressionNet (top expression), faces whose top is not happy",
+                  "normal": nn_.tolist(),
+                  "calibration": {"kind": "logistic", "a": float(a2[0]), "b": b2, "p_clip": [float(lo_c), float(hi_c)]},
+                  "classes": {"neutral": {"lo": _clip(nn_lo, lo_c, hi_c), "hi": None}}})
+    N = np.stack([ng, na, ne, nn_])
     figures["cosines"] = {f"{attrs[i]['name']}-{attrs[j]['name']}": float(N[i] @ N[j])
-                          for i in range(3) for j in range(i + 1, 3)}
+                          for i in range(len(N)) for j in range(i + 1, len(N))}
     log(f"cosines {figures['cosines']}")
     for a_, n_ in zip(attrs, N):
         pw = W @ n_
