@@ -109,7 +109,8 @@ def test_shipped_file_is_listed_with_its_sha256():
     assert mf.sha256_file(FFHQ / at.FILE) == entry["sha256"]
     assert next(f for f in man["files"] if f["path"] == at.FILE)["sha256"] == entry["sha256"]
     data = at.load(FFHQ, man)
-    assert [a["name"] for a in data["attributes"]] == ["gender", "age", "expression"]
+    assert [a["name"] for a in data["attributes"]] == ["gender", "age", "expression", "neutral_vs_other"]
+    assert at.allowed(data)["expression"] == ["smile", "neutral"]  # neutral_vs_other serves expression=neutral
     assert "glasses" not in at.allowed(data) and "glasses" in data["unavailable"]
     for a in data["attributes"]:
         assert abs(np.linalg.norm(a["normal"]) - 1) < 1e-9
