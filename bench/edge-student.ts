@@ -2,8 +2,10 @@
 // at each size, through HTTP into the built worker, one worker per variant, requests interleaved across variants:
 //   release        models/ffhq as served (its serving table: 128 px is drawn from img_256, the quality choice)
 //   release-level  the release pruned to the head of the requested size (img_128 at 128): the issue's baseline
-//   edge           the candidate edge student (default training/runs/edge256/model, `npm run export:edge`)
-// Usage: npm run bench:edge-student -- [--candidate DIR] [--reference models/ffhq] [--runs 15] [--sizes 128,256]
+//   edge           the candidate edge student (default training/runs/edge_fast/model, `npm run export:edge`)
+//   compare        with --compare DIR, another candidate measured in the same run (e.g. an earlier, wider one)
+// Usage: npm run bench:edge-student -- [--candidate DIR] [--compare DIR] [--reference models/ffhq] [--runs 15]
+//        [--sizes 128,256]
 // Prints a table and writes bench/results/edge-student.json (p50/p90 of the request and of Server-Timing infer).
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,9 +13,10 @@ import { join, resolve } from "node:path";
 import { flags } from "../harness/flags.js";
 import { buildWorker, REPO, startWorker, type WorkerHandle } from "../harness/worker.js";
 
-const f = flags(["candidate", "reference", "runs", "sizes"] as const,
-  "npm run bench:edge-student [-- --candidate DIR --reference models/ffhq --runs 15 --sizes 128,256]");
-const CANDIDATE = resolve(REPO, f.candidate ?? "training/runs/edge256/model");
+const f = flags(["candidate", "compare", "reference", "runs", "sizes"] as const,
+  "npm run bench:edge-student [-- --candidate DIR --compare DIR --reference models/ffhq --runs 15 --sizes 128,256]");
+const CANDIDATE = resolve(REPO, f.candidate ?? "training/runs/edge_fast/model");
+const COMPARE = f.compare ? resolve(REPO, f.compare) : null;
 const REFERENCE = resolve(REPO, f.reference ?? "models/ffhq");
 const RUNS = Number(f.runs ?? 15);
 const SIZES = (f.sizes ?? "128,256").split(",").map(Number);
@@ -60,6 +63,7 @@ async function main() {
       m.networks.student.serving = { edge_max_size: m.networks.student.serving?.edge_max_size ?? 256 };
     }) },
     { name: "edge", dir: modelsDir(root, "edge", CANDIDATE) },
+    ...(COMPARE ? [{ name: "compare", dir: modelsDir(root, "compare", COMPARE) }] : []),
   ];
   const workers: Record<string, WorkerHandle> = {};
   try {
@@ -111,9 +115,11 @@ async function main() {
       note: "edge misses (distinct seeds) through HTTP into workerd (Miniflare), PNG, interleaved across variants; " +
         "one machine, one run, so only the ratios travel",
       candidate: CANDIDATE.replace(REPO + "/", ""), reference: REFERENCE.replace(REPO + "/", ""),
+      compare: COMPARE?.replace(REPO + "/", "") ?? null,
       macs: Object.fromEntries(SIZES.map((s) => [s, {
         release_level: macsAt(REFERENCE, `img_${s}`),
         edge: macsAt(CANDIDATE, `img_${s}`),
+        ...(COMPARE ? { compare: macsAt(COMPARE, `img_${s}`) } : {}),
       }])),
       rows, targets,
     }, null, 1) + "\n");

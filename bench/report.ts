@@ -247,10 +247,11 @@ export function renderReport(repo: string, modelId: string, meta: ReportMeta): {
   const ev = load(repo, "training/reports/edge_student.json");
   if (es) {
     out.push(`Source: bench/results/edge-student.json (${es.when}): ${es.note}; ${es.runs} misses per cell after ${es.warmup_per_size} warm-up faces. ` +
-      "`release` = models/ffhq as served (128 px from its 256 px head), `release-level` = the release pruned to the head of the asked size (the baseline), `edge` = the candidate edge student.", "");
+      "`release` = models/ffhq as served (128 px from its 256 px head), `release-level` = the release pruned to the head of the asked size (the baseline), `edge` = the candidate edge student" +
+      (es.compare ? ` (${es.candidate}), \`compare\` = ${es.compare}, measured in the same run.` : "."), "");
     out.push(table(["size", "variant", "MACs", "miss p50 ms", "miss p90 ms", "infer p50 ms", "speed-up vs release-level", "vs release as served"],
       es.rows.map((r: Json) => [r.size, r.variant,
-        r.variant === "edge" ? f1((es.macs[r.size]?.edge ?? NaN) / 1e9, 2) + " G" : r.variant === "release-level" ? f1((es.macs[r.size]?.release_level ?? NaN) / 1e9, 2) + " G" : "",
+        r.variant === "edge" || r.variant === "compare" ? f1((es.macs[r.size]?.[r.variant] ?? NaN) / 1e9, 2) + " G" : r.variant === "release-level" ? f1((es.macs[r.size]?.release_level ?? NaN) / 1e9, 2) + " G" : "",
         f1(r.miss_p50_ms), f1(r.miss_p90_ms), f1(r.infer_p50_ms), `${f1(r.speedup_vs_release_level, 2)}x`, `${f1(r.speedup_vs_release_served, 2)}x`])));
     out.push("", "Targets: " + Object.entries(es.targets).map(([k, t]: [string, Json]) => `${k} ${t.got} (target ${t.target}): ${t.met ? "met" : "**missed**"}`).join("; ") + ".");
     summary.edge_student = es.targets;

@@ -11,11 +11,11 @@
 #   bash training/device/run.sh --smoke [--keep DIR]
 #        the same --gpu and --finish path on CPU at tiny scale (tiny preset, 200 faces, a few steps)
 # The edge student (issue 15: distilled from the release wheel, which does not fit the device tool):
-#   bash training/device/run.sh --prepare-edge [--edge-run training/runs/edge256] [--fresh] [--dtype bf16]
+#   bash training/device/run.sh --prepare-edge [--edge-run training/runs/edge_fast] [--fresh] [--dtype bf16]
 #        here: the release teacher as a compact pack + the run's checkpoint into training/runs/gpu_edge/; prints the call
 #   bash training/device/run.sh --gpu-edge --edge-pack PACK [--edge-resume CKPT] [--batch 64] [--deadline 480]
 #        on the GPU box: distil until the deadline, leave checkpoint, grid, loss plot, log in $OUT
-#   bash training/device/run.sh --finish-edge <fetched OUT dir> [--edge-run training/runs/edge256]
+#   bash training/device/run.sh --finish-edge <fetched OUT dir> [--edge-run training/runs/edge_fast]
 #        here: the checkpoint back into the run directory (npm run distill:edge -- --resume continues on CPU)
 #   bash training/device/run.sh --smoke-edge [--keep DIR]
 #        all three on CPU at 64 px, a few steps (training/tests/test_edge_gpu.py)
@@ -31,12 +31,12 @@ export PYTHONPATH="$ROOT/training${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 
 MODE="" RES=64 MAX_MIB=40 TM=4 DM=2 PRESET="" PACK="" DEADLINE=480 RESUME_T="" FETCHED="" ID="" SEEDS=1000
 TSTEPS="" DSTEPS="" DEVICE=auto REAL=1000 KEEP="" TBATCH="" DBATCH="" DATA_ARG=""
-EDGE_RUN=training/runs/edge256 EDGE_DIR=training/runs/gpu_edge EDGE_RES=256 EDGE_PACK="" EDGE_RESUME="" FRESH=0
+EDGE_RUN=training/runs/edge_fast EDGE_DIR=training/runs/gpu_edge EDGE_RES=256 EDGE_PACK="" EDGE_RESUME="" FRESH=0
 DTYPE=bf16 BATCH=64 MINUTES="" EDGE_STEPS="" PSNR_SEEDS=4 THREADS=""
 WHEEL=training/downloads/random_face-2021.7.21.1-py3-none-any.whl
 # the fresh edge run's flags: those of `npm run distill:edge` (package.json; training/tests/test_edge_gpu.py checks)
-EDGE_FLAGS=(--resolution 256 --student-channels 512,512,512,192,96,48 --init narrow --freeze-levels 3 --lr 3e-4
-            --gan-weight 0 --perceptual-weight 0 --w-modes 2,1,0)
+EDGE_FLAGS=(--resolution 256 --student-channels 512,512,256,96,48,24 --init narrow --freeze-levels 2 --lr 6e-4
+            --gan-weight 0 --perceptual face --perceptual-weight 1.0 --w-modes 2,1,0)
 while [ $# -gt 0 ]; do
   case "$1" in
     --prepare|--gpu|--smoke|--prepare-edge|--gpu-edge|--smoke-edge) MODE="${1#--}" ;;
@@ -217,7 +217,7 @@ prepare_edge() {
   local bytes; bytes=$(tree_bytes "$EDGE_DIR")
   echo
   echo "working tree + $EDGE_DIR: $(awk "BEGIN {printf \"%.2f\", $bytes / 1048576}") MiB of the device tool's 64 MiB"
-  if [ "$bytes" -gt $((63 * 1048576)) ]; then
+  if [ "$bytes" -gt $((127 * 524288)) ]; then  # 63.5 MiB: half a MiB of margin under the tool's 64
     echo "run.sh --prepare-edge: too large for the device tool: --dtype bf16, or --fresh (no checkpoint to resume)" >&2
     exit 3
   fi
@@ -227,7 +227,7 @@ Device call (one run: distils until ${DEADLINE} s, batch ${BATCH}$([ -n "$call_r
   run(command="bash training/device/run.sh --gpu-edge --edge-pack $EDGE_DIR/release${EDGE_RES}.pack$call_resume --batch $BATCH --deadline $DEADLINE",
       carry=["$EDGE_DIR"], timeout_s=600)
 then give_back, and here:
-  bash training/device/run.sh --finish-edge <files_at folder>$([ "$EDGE_RUN" != training/runs/edge256 ] && echo " --edge-run $EDGE_RUN")
+  bash training/device/run.sh --finish-edge <files_at folder>$([ "$EDGE_RUN" != training/runs/edge_fast ] && echo " --edge-run $EDGE_RUN")
 MSG
 }
 
@@ -277,7 +277,7 @@ gpu_edge() {
 finish_edge() {
   "$PY" -m seedface.edge_gpu finish "$FETCHED" --run "$EDGE_RUN" --teacher "$WHEEL" >/dev/null
   local run_arg=""
-  [ "$EDGE_RUN" != training/runs/edge256 ] && run_arg=" --run $EDGE_RUN"
+  [ "$EDGE_RUN" != training/runs/edge_fast ] && run_arg=" --run $EDGE_RUN"
   cat <<MSG
 
 Next, on CPU: npm run distill:edge -- --resume --minutes 60$run_arg

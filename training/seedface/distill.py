@@ -49,6 +49,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--replay-fresh", type=int, default=2, help="new teacher samples per step with --replay")
     ap.add_argument("--init", choices=("random", "narrow"), default="random",
                     help="narrow: start from the teacher's own weights cut to --student-channels (release only)")
+    ap.add_argument("--init-from", default=None, metavar="CKPT",
+                    help="with --init narrow: cut a previous edge-student run's student (its checkpoint.pt) to "
+                         "--student-channels instead of the release, so a narrower candidate keeps that training")
     ap.add_argument("--quantize", action=argparse.BooleanOptionalAction, default=True)
     return parse_resumable(ap, argv)
 

@@ -1,9 +1,9 @@
 """The edge student's distillation on the GPU box and back (issue 15; training/device/run.sh's edge modes).
 
     python -m seedface.edge_gpu prepare [--teacher WHEEL] [--resolution 256] [--out training/runs/gpu_edge]
-                                        [--dtype bf16] [--resume training/runs/edge256/checkpoint.pt] [--psnr-seeds 4]
+                                        [--dtype bf16] [--resume training/runs/edge_fast/checkpoint.pt] [--psnr-seeds 4]
     python -m seedface.edge_gpu collect RUN_DIR --teacher PACK --out $OUT     (on the GPU box)
-    python -m seedface.edge_gpu finish FETCHED_DIR [--run training/runs/edge256] [--teacher WHEEL]
+    python -m seedface.edge_gpu finish FETCHED_DIR [--run training/runs/edge_fast] [--teacher WHEEL]
 
 The work is done by seedface.train.edge_bundle; this module parses the flags.
 """
@@ -37,7 +37,7 @@ def run(argv=None) -> dict:
     c.add_argument("--extra", default=None, help="JSON object added to summary.json")
     f = sub.add_parser("finish", help="here: the fetched folder into the run directory")
     f.add_argument("src", help="the fetched $OUT folder (files_at)")
-    f.add_argument("--run", default="training/runs/edge256")
+    f.add_argument("--run", default="training/runs/edge_fast")
     f.add_argument("--teacher", default=WHEEL, help="the random-face wheel the pack was made from")
     a = ap.parse_args(argv)
     log = logger("edge-gpu", err=True)  # progress on stderr; the summary JSON alone on stdout

@@ -3,7 +3,7 @@ level); see seedface.eval.edge_student for the procedure and the targets.
 
     python -m seedface.eval_edge CANDIDATE_DIR [--reference models/ffhq] [--seeds 200] [--size 128]
                                                [--psnr-seeds 32] [--out training/reports/edge_student.json]
-    npm run eval:edge -- training/runs/edge256/model
+    npm run eval:edge -- training/runs/edge_fast/model
 
 Writes the report as .json and .md and a grid (release row, edge-student row) beside it. Exit status 0 whether or
 not the targets are met (the report says); 2 on bad input.
@@ -35,7 +35,7 @@ def run(argv=None) -> dict:
     ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--psnr-seeds", type=int, default=32, help="seeds for the per-level PSNR")
     ap.add_argument("--out", default=str(DEFAULT_OUT), help="report .json path")
-    ap.add_argument("--run-log", default="training/runs/edge256/log.csv",
+    ap.add_argument("--run-log", default="training/runs/edge_fast/log.csv",
                     help="the run's log.csv, for the training-side curve (skipped when absent)")
     a = ap.parse_args(argv)
     if a.seeds < 2:

@@ -1,6 +1,6 @@
 """A model directory (fp32 + int8 edge files, manifest) from an edge-student distillation run.
 
-    python -m seedface.export_edge --run training/runs/edge256 [--out training/runs/edge256/model]
+    python -m seedface.export_edge --run training/runs/edge_fast [--out training/runs/edge_fast/model]
                                    [--reference models/ffhq] [--id ffhq-edge] [--version 0.1.0]
 
 The work is done by seedface.release.edge_student (the release's mapping and truncation mean, its edge quantizer).
@@ -18,7 +18,7 @@ from seedface.train.runenv import resolve
 
 def run(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--run", default="training/runs/edge256", help="the distillation run directory")
+    ap.add_argument("--run", default="training/runs/edge_fast", help="the distillation run directory")
     ap.add_argument("--checkpoint", default=None, help="default: <run>/checkpoint.pt")
     ap.add_argument("--out", default=None, help="default: <run>/model")
     ap.add_argument("--reference", default="models/ffhq")

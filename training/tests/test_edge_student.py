@@ -104,6 +104,20 @@ def test_release_taught_run_trains_the_narrow_levels_resumes_and_exports(tmp_pat
     assert all(np.isfinite(r["loss"]) for r in first["history"])
     resumed = distill.run(["--resume", "--run", str(tmp_path / "run"), "--steps", "5", "--threads", "1"])
     assert resumed["distiller"].step == 5 and getattr(resumed["distiller"].student.conv1.conv, "demod_folded", False)
+    # a narrower candidate cut from this run's student (--init-from) starts where the run is, not at the release
+    trained = resumed["distiller"].student
+    nflags = [a if a != "512,512,256,64" else "512,512,128,32" for a in args]
+    nflags[nflags.index(str(tmp_path / "run"))] = str(tmp_path / "narrower")
+    narrower = distill.run(nflags + ["--init-from", str(tmp_path / "run" / "checkpoint.pt"), "--steps", "0"])
+    n = narrower["distiller"].student
+    assert n.channels == [512, 512, 128, 32] and getattr(n.conv1.conv, "demod_folded", False)
+    assert torch.equal(n.conv1.conv.weight, trained.conv1.conv.weight)  # frozen 4x4: copied as is
+    # the 32 px block's depthwise weights (all its inputs kept) are the run's trained ones, not the release's
+    assert torch.equal(n.layers[1].conv1.conv.weight_dw, trained.layers[1].conv1.conv.weight_dw)
+    assert not torch.equal(trained.layers[1].conv1.conv.weight_dw, release.layers[1].conv1.conv.weight_dw)
+    random_init = [a if a != "narrow" else "random" for a in nflags]
+    with pytest.raises(SystemExit, match="--init-from needs --init narrow"):
+        distill.run(random_init + ["--init-from", str(tmp_path / "run" / "checkpoint.pt"), "--steps", "1"])
     if not (FFHQ / "mapping.onnx").is_file():
         pytest.skip("models/ffhq's fp32 files are not built (npm run models:ffhq)")
     man = export_edge_student(tmp_path / "run" / "checkpoint.pt", tmp_path / "model", FFHQ, "ffhq-edge", "0.0.1")

@@ -291,23 +291,39 @@ def build(a: argparse.Namespace, device: torch.device) -> tuple[Distiller, list[
     config = ModelConfig(resolution, t.config.style_dim, t.config.n_mlp, teacher_channels, channels)
     print(f"[distill] teacher {t.source}: {config.resolution}px, student channels {channels}", file=sys.stderr)
     student = None
+    if getattr(a, "init_from", None) and a.init != "narrow":
+        raise SystemExit("distill: --init-from needs --init narrow")
     if a.init == "narrow":
-        student = narrow_from_teacher(t.synth, t.mapping, channels, a.seed)
-        print(f"[distill] student narrowed from the teacher: {describe(t.synth.net, student)}", file=sys.stderr)
+        source = narrow_source(t.synth, resolve(a.init_from) if getattr(a, "init_from", None) else None)
+        student = narrow_from(source, t.mapping, channels, a.seed)
+        what = f"the run {a.init_from}" if getattr(a, "init_from", None) else "the teacher"
+        print(f"[distill] student narrowed from {what}: {describe(source, student)}", file=sys.stderr)
     d = Distiller(config, t.mapping, t.synth, a, device, t.d_state, student=student)
     d.teacher_info = t.info
     return d, []
 
 
-def narrow_from_teacher(teacher, mapping, channels: list[int], seed: int, n: int = 16) -> StudentSynthesis:
-    """The teacher's own weights cut down to `channels` (seedface.models.narrow), from n calibration faces."""
+def narrow_source(teacher, init_from: Path | None) -> StudentSynthesis:
+    """The student that --init narrow cuts down: the release teacher's own, or an earlier edge-student run's
+    (distilled from the same release, so the same mapping and W+ slots)."""
     if not isinstance(teacher, StudentTeacher):
         raise SystemExit("distill: --init narrow needs a student-layout teacher (the release wheel)")
+    if init_from is None:
+        return teacher.net
+    t, config, _, _, student, _ = load_distilled(init_from)
+    if config.teacher_channels or not t.get("demod_folded"):
+        raise SystemExit(f"distill: --init-from {init_from}: not an edge-student run (a student narrowed from the "
+                         "release)")
+    return student
+
+
+def narrow_from(source: StudentSynthesis, mapping, channels: list[int], seed: int, n: int = 16) -> StudentSynthesis:
+    """`source`'s weights cut down to `channels` (seedface.models.narrow), from n calibration faces."""
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        w = mapping(torch.randn(n, mapping.style_dim, generator=g)).unsqueeze(1).repeat(1, teacher.net.n_w, 1)
-    noise = [torch.randn(n, 1, s, s, generator=g) for s in teacher.net.noise_sizes()]
-    return narrow_student(teacher.net, channels, w, noise)
+        w = mapping(torch.randn(n, mapping.style_dim, generator=g)).unsqueeze(1).repeat(1, source.n_w, 1)
+    noise = [torch.randn(n, 1, s, s, generator=g) for s in source.noise_sizes()]
+    return narrow_student(source, channels, w, noise)
 
 
 def train(a: argparse.Namespace) -> dict:
