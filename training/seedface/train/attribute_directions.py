@@ -156,6 +156,19 @@ def direction(method: str, kind: str, x: np.ndarray, y: np.ndarray, *, l2: float
     return logistic(x, y, l2)[0] if kind == "class" else ridge(x, y, lam)[0]
 
 
+def class_direction(method: str, x: np.ndarray, y: np.ndarray, idx: np.ndarray, mask=None):
+    """A binary label's unit direction in w, fitted on the faces of `mask` (default all): (normal, out-of-fold
+    projections p of every face, the l2 chosen out of fold, out-of-fold accuracy, p's clip percentiles)."""
+    m = np.ones(len(y), bool) if mask is None else mask
+    l2, p, acc = oof_logistic(x, y, idx, mask)
+    fn = lambda xx, yy: direction(method, "class", xx, yy, l2=l2)  # noqa: E731
+    if method != "classifier":
+        p = oof_projections(fn, x, y, idx, mask)
+    c = fn(x[m], y[m])
+    n = c / np.linalg.norm(c)
+    return n, p, l2, acc, np.percentile(x @ n, CLIP_PCT)
+
+
 def oof_projections(fn, x: np.ndarray, y: np.ndarray, idx: np.ndarray, mask=None) -> np.ndarray:
     """p = n_f . w for every face, n_f fitted (by ``fn(x, y)``) on the folds that do not hold the face."""
     m = np.ones(len(y), bool) if mask is None else mask
@@ -228,14 +241,8 @@ def fit(label_dir, target: float = 0.98, l2: float = 1e-3, method: str = "classi
     attrs = []
     figures["method"] = method
     # gender
-    l2g, pg, accg = oof_logistic(W, female, idx)
+    ng, pg, l2g, accg, (lo_c, hi_c) = class_direction(method, W, female, idx)
     figures["gender"]["out_of_fold_accuracy"], figures["gender"]["l2"] = accg, l2g
-    gdir = lambda x, y: direction(method, "class", x, y, l2=l2g)  # noqa: E731
-    if method != "classifier":
-        pg = oof_projections(gdir, W, female, idx)
-    cg = gdir(W, female)
-    ng = cg / np.linalg.norm(cg)
-    lo_c, hi_c = np.percentile(W @ ng, CLIP_PCT)
     a, b = logistic(pg[:, None], female, 1e-6)
     a = float(a[0])
     f_lo = (_logit(target) - b) / a
@@ -275,14 +282,8 @@ def fit(label_dir, target: float = 0.98, l2: float = 1e-3, method: str = "classi
                   "classes": classes,
                   "age_min": {"from": AGE_MIN_RANGE[0], "lo": age_min_lo}})
     # expression
-    l2e, pe, acce = oof_logistic(W, smile.astype(np.float64), idx, ex_mask)
+    ne, pe, l2e, acce, (lo_c, hi_c) = class_direction(method, W, smile.astype(np.float64), idx, ex_mask)
     figures["expression"]["out_of_fold_accuracy"], figures["expression"]["l2"] = acce, l2e
-    edir = lambda x, y: direction(method, "class", x, y, l2=l2e)  # noqa: E731
-    if method != "classifier":
-        pe = oof_projections(edir, W, smile.astype(np.float64), idx, ex_mask)
-    ce = edir(W[ex_mask], smile[ex_mask].astype(np.float64))
-    ne = ce / np.linalg.norm(ce)
-    lo_c, hi_c = np.percentile(W @ ne, CLIP_PCT)
     a1, b1 = logistic(pe[:, None], smile.astype(np.float64), 1e-6)
     a0, b0 = logistic(pe[:, None], neutral.astype(np.float64), 1e-6)
     s_lo = (_logit(target) - b1) / float(a1[0])
@@ -296,15 +297,9 @@ def fit(label_dir, target: float = 0.98, l2: float = 1e-3, method: str = "classi
     # expression=neutral, second direction: among the faces that do not smile, neutral vs the other expressions
     # (sad, surprised, angry, ...): below the smile bound alone, a face may still read as one of those
     other = ~smile
-    l2n, pn, accn = oof_logistic(W, neutral.astype(np.float64), idx, other)
+    nn_, pn, l2n, accn, (lo_c, hi_c) = class_direction(method, W, neutral.astype(np.float64), idx, other)
     figures["neutral_vs_other"] = {"neutral": int(neutral.sum()), "other": int((other & ~neutral).sum()),
                                    "out_of_fold_accuracy": accn, "l2": l2n}
-    ndir = lambda x, y: direction(method, "class", x, y, l2=l2n)  # noqa: E731
-    if method != "classifier":
-        pn = oof_projections(ndir, W, neutral.astype(np.float64), idx, other)
-    cn = ndir(W[other], neutral[other].astype(np.float64))
-    nn_ = cn / np.linalg.norm(cn)
-    lo_c, hi_c = np.percentile(W @ nn_, CLIP_PCT)
     a2, b2 = logistic(pn[other][:, None], neutral[other].astype(np.float64), 1e-6)
     nn_lo = (_logit(target) - b2) / float(a2[0])
     attrs.append({"name": "neutral_vs_other", "option": "expression",

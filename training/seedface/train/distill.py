@@ -291,12 +291,13 @@ def build(a: argparse.Namespace, device: torch.device) -> tuple[Distiller, list[
     config = ModelConfig(resolution, t.config.style_dim, t.config.n_mlp, teacher_channels, channels)
     print(f"[distill] teacher {t.source}: {config.resolution}px, student channels {channels}", file=sys.stderr)
     student = None
-    if getattr(a, "init_from", None) and a.init != "narrow":
+    init_from = getattr(a, "init_from", None)
+    if init_from and a.init != "narrow":
         raise SystemExit("distill: --init-from needs --init narrow")
     if a.init == "narrow":
-        source = narrow_source(t.synth, resolve(a.init_from) if getattr(a, "init_from", None) else None)
+        source = narrow_source(t.synth, resolve(init_from) if init_from else None)
         student = narrow_from(source, t.mapping, channels, a.seed)
-        what = f"the run {a.init_from}" if getattr(a, "init_from", None) else "the teacher"
+        what = f"the run {init_from}" if init_from else "the teacher"
         print(f"[distill] student narrowed from {what}: {describe(source, student)}", file=sys.stderr)
     d = Distiller(config, t.mapping, t.synth, a, device, t.d_state, student=student)
     d.teacher_info = t.info
