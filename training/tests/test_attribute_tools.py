@@ -72,6 +72,39 @@ def test_fit_finds_planted_directions_and_writes_a_loadable_file(tmp_path, metho
     assert at.projections(data, e)[0] == pytest.approx(cls["gender"]["female"]["lo"], abs=1e-4)
 
 
+def planted_probes(tmp: Path, grad: np.ndarray, n=1200, seed=1) -> None:
+    """A probe folder in attributes_probe's layout whose judge reads log(age) = 3.3 + grad . w (+ noise)."""
+    rng = np.random.default_rng(seed)
+    d = len(grad)
+    base = rng.normal(size=(n, d))
+    step = 0.3 * rng.normal(size=(n, d)) * np.linspace(0.2, 1.5, d)
+    chunk = 400
+    (tmp / "meta.json").write_text(json.dumps({"chunk": 2 * chunk, "eps": 0.3}))
+    for c in range(n // chunk):
+        sl = slice(c * chunk, (c + 1) * chunk)
+        rows = []
+        for b, s in zip(base[sl], step[sl]):
+            for sign in (1, -1):
+                rows.append({"detected": True, "age": float(np.exp(3.3 + grad @ (b + sign * s) + 0.02 * rng.normal()))})
+        rows[1]["detected"] = False  # a pair with an undetected face is left out
+        np.savez(tmp / f"chunk_{c:04d}.probe.npz", base=base[sl], step=step[sl])
+        (tmp / f"chunk_{c:04d}.faceapi.json").write_text(json.dumps({"judge": "planted", "rows": rows}))
+
+
+def test_probe_direction_finds_the_judges_gradient(tmp_path):
+    rng = np.random.default_rng(2)
+    grad = rng.normal(size=64)
+    grad *= 0.1 / np.linalg.norm(grad)
+    other = rng.normal(size=64)
+    other /= np.linalg.norm(other)
+    planted_probes(tmp_path, grad)
+    n, figs = directions.probe_direction(tmp_path, compare=other)
+    assert figs["pairs"] == 1200 - 3
+    assert n @ grad / np.linalg.norm(grad) > 0.95, n @ grad
+    assert figs["held_out_r2"] > 0.8 > figs["held_out_r2_of_replaced_direction"]
+    assert figs["cosine_with_replaced_direction"] == pytest.approx(float(n @ other), abs=1e-9)
+
+
 def test_labeler_draws_what_the_service_draws():
     pytest.importorskip("onnxruntime")
     if not (FFHQ / "student_fp32.onnx").exists():
@@ -115,3 +148,29 @@ def test_shipped_second_judge_is_accurate_on_real_photos():
     assert f["held_out"] >= 500
     assert f["gender_accuracy"] > 0.85
     assert f["age_mae_years"] < 0.75 * f["age_mae_median_guess_years"]
+
+
+def test_slot_variants_parse_and_scale_only_their_slots():
+    from seedface.eval.attribute_slots import DEFAULT_VARIANTS, parse_variant, slot_scales
+
+    assert parse_variant("from7x2=7-23x2.0") == ("from7x2", 7, 23, 2.0)
+    assert all(parse_variant(v)[2] <= 23 for v in DEFAULT_VARIANTS)
+    m = slot_scales(23, 7, 23, 1.5)
+    assert (m[:7] == 0).all() and (m[7:] == 1.5).all()
+    with pytest.raises(SystemExit, match="NAME=A-BxS"):
+        parse_variant("from7")
+
+
+def test_probe_pairs_are_deterministic_and_symmetric():
+    from seedface.eval.attribute_probes import BASE_P, pair_plan
+
+    rng = np.random.default_rng(0)
+    n = rng.normal(size=512)
+    n /= np.linalg.norm(n)
+    w, wa, wb = rng.normal(size=(3, 512)).astype(np.float32)
+    b1, d1 = pair_plan(4, n, w, wa, wb, 0.3)
+    b2, d2 = pair_plan(4, n, w, wa, wb, 0.3)
+    np.testing.assert_array_equal(b1, b2)
+    np.testing.assert_allclose(d1, 0.3 * (wa.astype(np.float64) - wb) / np.sqrt(2))
+    assert BASE_P[0] <= b1 @ n <= BASE_P[1]       # 2 of 3 bases are moved along the age direction
+    np.testing.assert_array_equal(pair_plan(3, n, w, wa, wb, 0.3)[0], w.astype(np.float64))

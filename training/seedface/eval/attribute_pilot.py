@@ -2,6 +2,7 @@
 
     cd training && python -m seedface.attributes_pilot NAME [--method classifier|mean-difference]
                                                           [--bounds gender.female.lo=z1.5,...] [--seeds 64]
+                                                          [--age-probes DIR] [--options age=senior,...]
 
 Edited faces need deeper bounds than natural faces at the same projection p (the direction moves one feature; the
 judge looks at the whole face), and how far depends on the direction. A candidate = a direction method and class
@@ -47,12 +48,13 @@ def main(argv=None) -> int:
     ap.add_argument("--method", choices=directions.METHODS, default="classifier")
     ap.add_argument("--target", type=float, default=0.98)
     ap.add_argument("--bounds", default="")
+    ap.add_argument("--age-probes", default=None, help="age direction from these probe pairs (attributes_fit --age-probes)")
     ap.add_argument("--seeds", type=int, default=64)
     ap.add_argument("--options", default=None, help="only these options (see attributes_eval --options)")
     a = ap.parse_args(argv)
     root = PILOTS / a.name
     model = scratch_model(Path(a.model), root / "model")
-    res = directions.fit(a.labels, a.target, method=a.method)
+    res = directions.fit(a.labels, a.target, method=a.method, age_probes=a.age_probes)
     if a.bounds:
         directions.apply_bounds(res, a.bounds)
     directions.write(model, res)

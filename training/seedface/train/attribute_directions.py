@@ -169,6 +169,64 @@ def class_direction(method: str, x: np.ndarray, y: np.ndarray, idx: np.ndarray, 
     return n, p, l2, acc, np.percentile(x @ n, CLIP_PCT)
 
 
+PROBE_LAMBDAS = (0.1, 1.0, 10.0, 30.0, 100.0, 300.0, 1000.0, 3000.0)
+
+
+def load_probes(probe_dir) -> dict:
+    """The pairs of ``seedface.attributes_probe`` whose two faces the judge detected: step d [n, 512] and half the
+    judged change of log(age) between ``b + d`` and ``b - d`` [n]."""
+    d = Path(probe_dir)
+    steps, ys, idx = [], [], []
+    meta = json.loads((d / "meta.json").read_text())
+    for f in sorted(d.glob("chunk_*.faceapi.json")):
+        c = int(f.name.split("_")[1].split(".")[0])
+        rows = json.loads(f.read_text())["rows"]
+        step = np.load(d / f"chunk_{c:04d}.probe.npz")["step"]
+        for i, (plus, minus) in enumerate(zip(rows[0::2], rows[1::2])):
+            if plus["detected"] and minus["detected"]:
+                steps.append(step[i])
+                ys.append((math.log(max(plus["age"], 1.0)) - math.log(max(minus["age"], 1.0))) / 2)
+                idx.append(c * (meta["chunk"] // 2) + i)
+    if not steps:
+        raise SystemExit(f"{d}: no judged probe pairs")
+    return {"step": np.asarray(steps), "y": np.asarray(ys), "index": np.asarray(idx), "meta": meta}
+
+
+def _r2(y, pred) -> float:
+    return float(1 - ((y - pred) ** 2).sum() / (y ** 2).sum())
+
+
+def probe_direction(probe_dir, compare: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
+    """The judge's mean gradient g of log(age) in w, from probe pairs: ridge regression (no intercept: a pair is
+    symmetric) of the half change on the step, lambda chosen on the held-out fifth of the pairs. With ``compare``
+    (the unit direction it would replace), g = k compare + h with k fitted first and the ridge on h, so it is shrunk
+    towards that direction rather than towards 0. Returns g's unit direction and figures: held-out R^2 of the
+    change predicted by g, and by the best multiple k of ``compare . d`` alone."""
+    P = load_probes(probe_dir)
+    X, y, test = P["step"], P["y"], (P["index"] % 5) == 4
+    prior = np.zeros(X.shape[1]) if compare is None else compare
+
+    def fit_g(lam, m):
+        s = X[m] @ prior
+        k = float(s @ y[m] / (s @ s)) if compare is not None else 0.0
+        res = y[m] - k * s
+        return k * prior + np.linalg.solve(X[m].T @ X[m] + lam * np.eye(X.shape[1]), X[m].T @ res)
+
+    r2s = {lam: _r2(y[test], X[test] @ fit_g(lam, ~test)) for lam in PROBE_LAMBDAS}
+    lam = max(r2s, key=r2s.get)
+    g = fit_g(lam, np.ones(len(y), bool))
+    figs = {"pairs": int(len(y)), "eps": P["meta"]["eps"], "lambda": lam, "held_out_r2": r2s[lam],
+            "change_std_log_years": float(y.std()), "gradient_norm": float(np.linalg.norm(g))}
+    if compare is not None:
+        s = X @ compare
+        k = float(s[~test] @ y[~test] / (s[~test] @ s[~test]))
+        figs["held_out_r2_of_replaced_direction"] = _r2(y[test], k * s[test])
+        figs["replaced_direction_slope"] = k
+        figs["cosine_with_replaced_direction"] = float(compare @ g / np.linalg.norm(g))
+    log(f"age probes: {figs}")
+    return g / np.linalg.norm(g), figs
+
+
 def oof_projections(fn, x: np.ndarray, y: np.ndarray, idx: np.ndarray, mask=None) -> np.ndarray:
     """p = n_f . w for every face, n_f fitted (by ``fn(x, y)``) on the folds that do not hold the face."""
     m = np.ones(len(y), bool) if mask is None else mask
@@ -194,7 +252,7 @@ def _clip(v, lo, hi):
     return None if v is None else float(min(max(v, lo), hi))
 
 
-def fit(label_dir, target: float = 0.98, l2: float = 1e-3, method: str = "classifier") -> dict:
+def fit(label_dir, target: float = 0.98, l2: float = 1e-3, method: str = "classifier", age_probes=None) -> dict:
     L = load_labels(label_dir)
     rows, W, idx = L["rows"], L["w"], L["index"]
     det = np.array([r["detected"] for r in rows])
@@ -258,6 +316,11 @@ def fit(label_dir, target: float = 0.98, l2: float = 1e-3, method: str = "classi
     ca = adir(W, age_target)
     na = ca / np.linalg.norm(ca)
     pa = oof_projections(adir, W, age_target, idx)
+    if age_probes is not None:
+        # the edit's own gradient replaces the ridge normal; not fitted on the labels, so p = n . w is honest
+        na, figures["age"]["probes"] = probe_direction(age_probes, compare=na)
+        figures["age"]["direction"] = "probes"
+        pa = W @ na
     lo_c, hi_c = np.percentile(W @ na, CLIP_PCT)
     A = np.vstack([pa, np.ones_like(pa)]).T
     (sa, sb), *_ = np.linalg.lstsq(A, np.log(age), rcond=None)
@@ -394,11 +457,13 @@ def main(argv=None) -> int:
     ap.add_argument("--model", default=str(REPO / "models" / "ffhq"))
     ap.add_argument("--target", type=float, default=0.98)
     ap.add_argument("--method", choices=METHODS, default="classifier", help="how a direction is found (see above)")
+    ap.add_argument("--age-probes", default=None, help="a folder of seedface.attributes_probe pairs: the age "
+                    "direction is the judge's mean gradient measured by the pairs instead of the ridge normal")
     ap.add_argument("--write", action="store_true")
     ap.add_argument("--bounds", default="", help="comma-separated overrides ATTR.CLASS.lo|hi=P or =zX (X natural std of p from its mean; margins measured on "
                     "pilot seeds, see docs/attributes.md), applied after the calibration")
     a = ap.parse_args(argv)
-    res = fit(a.labels, a.target, method=a.method)
+    res = fit(a.labels, a.target, method=a.method, age_probes=a.age_probes)
     if a.bounds:
         apply_bounds(res, a.bounds)
     print(json.dumps(res["figures"], indent=2))
