@@ -44,6 +44,12 @@ export const ADULT_PRESET: AttributeOptions = { age_min: 18 };
 export interface AttributeClass {
   lo: number | null;
   hi: number | null;
+  /**
+   * The seed's start counts too: the interval bounds p + weight * (p_seed - ref) instead of p, so a seed that
+   * starts further from the class lands deeper (edited faces are judged by where they started as well as where
+   * they land; docs/attributes.md).
+   */
+  start?: { weight: number; ref: number };
   [figure: string]: unknown;
 }
 export interface AttributeDirection {
@@ -108,6 +114,10 @@ export function parseAttributes(x: unknown, styleDim: number): AttributeData {
     if (!isObj(at.classes)) fail(`${String(at.name)}.classes missing`);
     for (const [k, c] of Object.entries(at.classes as Record<string, unknown>)) {
       if (!isObj(c) || !bound(c.lo) || !bound(c.hi)) fail(`${String(at.name)}.classes.${k} needs lo and hi (numbers or null)`);
+      const st = (c as Record<string, unknown>).start;
+      if (st !== undefined && !(isObj(st) && [st.weight, st.ref].every((v) => typeof v === "number" && Number.isFinite(v)))) {
+        fail(`${String(at.name)}.classes.${k}.start must be {weight, ref} (finite numbers)`);
+      }
     }
     if (at.age_min !== undefined) {
       const t = at.age_min as Record<string, unknown>;
@@ -236,6 +246,12 @@ function interval(a: AttributeDirection, o: AttributeOptions): [number | null, n
   return [lo, hi];
 }
 
+/** The asked class's start weight and reference (AttributeClass.start), if it has one. */
+function startOf(a: AttributeDirection, o: AttributeOptions): { weight: number; ref: number } | undefined {
+  const v = o[optionOf(a) as AttributeOption];
+  return v !== undefined ? a.classes[String(v)]?.start : undefined;
+}
+
 /**
  * Check canonical options against a model's data: 400 attribute_unavailable for an option the model has no
  * direction for (with the reason, e.g. glasses), or when the model has no directions at all; 400 bad_attribute for a
@@ -312,7 +328,13 @@ export function applyAttributes(data: AttributeData, w: Float32Array, o: Attribu
   const p = attrs.map((a) => dot(a.normal, w));
   const r = attrs.map((a, k) => {
     if (!asks(a, o)) return 0;
-    const [lo, hi] = interval(a, o);
+    let [lo, hi] = interval(a, o);
+    const st = startOf(a, o);
+    if (st !== undefined) {
+      const shift = st.weight * (p[k]! - st.ref);
+      if (lo !== null) lo = lo - shift;
+      if (hi !== null) hi = hi - shift;
+    }
     let t = p[k]!;
     if (lo !== null && t < lo) t = lo;
     if (hi !== null && t > hi) t = hi;

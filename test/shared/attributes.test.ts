@@ -183,6 +183,27 @@ describe("the edit", () => {
     expect(() => checkAttributes({ expression: "calm" as "neutral" }, two, "m")).not.toThrow();
   });
 
+  it("a class with a start weight lands a seed deeper the further it starts from the class", () => {
+    const st = structuredClone(d);
+    st.attributes[1]!.classes.senior!.start = { weight: 1.0, ref: 0.2 };
+    const n = st.attributes[1]!.normal;
+    const at = (p: number) => new Float32Array(n.map((v) => v * p)); // a seed whose age projection is p (others 0)
+    const landing = (p: number) => attributeProjections(st, applyAttributes(st, at(p), { age: "senior" }))[1]!;
+    // lo 1 applies to p + 1.0 * (p_seed - 0.2): a seed at 0.2 lands on 1, one at -0.3 on 1.5, one at 0.7 on 0.5
+    expect(landing(0.2)).toBeCloseTo(1, 5);
+    expect(landing(-0.3)).toBeCloseTo(1.5, 5);
+    expect(landing(0.7)).toBeCloseTo(0.7, 5); // 0.7 + 0.5 >= 1: already in the class, not moved
+    const w = at(0.7);
+    expect(applyAttributes(st, w, { age: "senior" })).toBe(w);
+    expect(landing(0.5)).toBeCloseTo(0.7, 5); // 0.5 + 0.3 < 1: lands where p + (0.5 - 0.2) = 1
+    // the other classes and age_min alone have no start weight
+    const plain = attributeProjections(d, applyAttributes(d, at(-0.3), { age: "senior" }))[1]!;
+    expect(plain).toBeCloseTo(1, 5);
+    const bad = structuredClone(st);
+    (bad.attributes[1]!.classes.senior as Record<string, unknown>).start = { weight: "1" };
+    expect(() => parseAttributes(bad, 8)).toThrow(/senior\.start must be \{weight, ref\}/);
+  });
+
   it("applyModelAttributes needs the model's data (400 without it)", () => {
     const m = parseManifest(JSON.parse(readFileSync(join(FFHQ, "manifest.json"), "utf8")));
     const w = new Float32Array(m.style_dim);

@@ -174,3 +174,57 @@ def test_probe_pairs_are_deterministic_and_symmetric():
     np.testing.assert_allclose(d1, 0.3 * (wa.astype(np.float64) - wb) / np.sqrt(2))
     assert BASE_P[0] <= b1 @ n <= BASE_P[1]       # 2 of 3 bases are moved along the age direction
     np.testing.assert_array_equal(pair_plan(3, n, w, wa, wb, 0.3)[0], w.astype(np.float64))
+
+
+def test_edit_labels_give_the_planted_start_weight(tmp_path):
+    """attributes_edits --fit on edits whose judge weighs the start p0 half as much as the landing t."""
+    if not (FFHQ / "manifest.json").exists():
+        pytest.skip("models/ffhq not built")
+    from seedface.eval import attribute_edits as edits
+
+    data = at.load(FFHQ)
+    normals = np.asarray([a["normal"] for a in data["attributes"]])
+    n = normals[1]
+    rng = np.random.default_rng(3)
+    w = rng.normal(size=(1500, 512)) * 0.05 + rng.normal(size=(1500, 1)) * 0.6 * n  # p0 spread ~0.6 along age
+    t = np.asarray([edits.landing(i) for i in range(1500)])
+    assert edits.landing(7) == edits.landing(7) and edits.T_RANGE[0] <= t.min() < t.max() <= edits.T_RANGE[1]
+    moved = edits.moved(normals, w[0], 1, 2.5)
+    np.testing.assert_allclose(normals @ moved, np.r_[normals[0] @ w[0], 2.5, normals[2:] @ w[0]], atol=1e-9)
+    log_age = 3.3 + 0.4 * (t + 0.5 * (w @ n)) + 0.05 * rng.normal(size=1500)
+    rows = [{"detected": True, "age": float(np.exp(x))} for x in log_age]
+    for c in range(3):
+        sl = slice(500 * c, 500 * (c + 1))
+        np.save(tmp_path / f"chunk_{c:04d}.w.npy", w[sl])
+        np.save(tmp_path / f"chunk_{c:04d}.t.npy", t[sl])
+        (tmp_path / f"chunk_{c:04d}.faceapi.json").write_text(json.dumps({"rows": rows[sl]}))
+    res = edits.fit(tmp_path, FFHQ)
+    for cls in ("child", "adult", "senior"):
+        assert res["classes"][cls]["start_weight"] == pytest.approx(0.5, abs=0.15), (cls, res["classes"][cls])
+    assert json.loads((tmp_path / "start_weights.json").read_text())["edits"] == 1500
+
+
+def test_eval_redraws_a_last_chunk_drawn_for_fewer_seeds(tmp_path):
+    from seedface.eval.attributes import _chunk_done
+
+    (tmp_path / "chunk_base_0001.json").write_text(json.dumps({"seeds": ["s50", "s51"]}))
+    for ext in ("npy", "faceapi.json", "dlib.npz"):
+        (tmp_path / f"chunk_base_0001.{ext}").write_text("x")
+    (tmp_path / "chunk_base_00010.json").write_text("{}")
+    assert _chunk_done(tmp_path, "chunk_base_0001", ["s50", "s51"])
+    assert not _chunk_done(tmp_path, "chunk_base_0001", ["s50", "s51", "s52"])     # a run with more seeds
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["chunk_base_00010.json"]  # redrawn and re-judged
+    assert not _chunk_done(tmp_path, "chunk_age-child_0000", ["s0"])
+
+
+def test_eval_forgets_renders_of_other_directions(tmp_path):
+    from seedface.eval.attributes import _forget_other_edits
+
+    data = {"attributes": [{"name": "age", "normal": [1.0], "classes": {"senior": {"lo": 4.2, "hi": None}}}]}
+    _forget_other_edits(tmp_path, data)
+    (tmp_path / "chunk_age-senior_0000.npy").write_text("x")
+    _forget_other_edits(tmp_path, json.loads(json.dumps(data)))            # same directions: kept (resumable)
+    assert (tmp_path / "chunk_age-senior_0000.npy").exists()
+    data["attributes"][0]["classes"]["senior"]["lo"] = 4.5
+    _forget_other_edits(tmp_path, data)                                      # another bound: drawn again
+    assert not list(tmp_path.glob("chunk_*"))

@@ -97,6 +97,25 @@ def test_a_second_direction_of_one_option_constrains_only_its_values():
     assert p[2] == pytest.approx(0.4, abs=1e-5) and p[3] == pytest.approx(p0[3], abs=1e-5)  # held in place
 
 
+def test_a_start_weight_lands_far_seeds_deeper():
+    d = synthetic()
+    d["attributes"][1]["classes"]["senior"]["start"] = {"weight": 1.0, "ref": 0.2}
+    n = np.asarray(d["attributes"][1]["normal"])
+
+    def landing(p):
+        return at.projections(d, at.edit(d, (p * n).astype(np.float32)[None], {"age": "senior"}))[1]
+
+    lo = d["attributes"][1]["classes"]["senior"]["lo"]
+    assert landing(0.2) == pytest.approx(lo, abs=1e-5)
+    assert landing(-0.3) == pytest.approx(lo + 0.5, abs=1e-5)
+    assert landing(0.5) == pytest.approx(lo - 0.3, abs=1e-5)   # starts 0.3 above ref: lands 0.3 less deep
+    w = ((lo + 0.5) * n).astype(np.float32)[None]
+    assert at.edit(d, w, {"age": "senior"}) is w          # start + landing already past the bound: not moved
+    d["attributes"][1]["classes"]["senior"]["start"] = {"weight": "1"}
+    with pytest.raises(ValueError, match=r"senior.start must be \{weight, ref\}"):
+        at.parse(d, 8)
+
+
 def test_solve_matches_numpy():
     g = [[4.0, 1.0, 0.5], [1.0, 3.0, 0.2], [0.5, 0.2, 2.0]]
     assert np.allclose(at.solve(g, [1.0, 2.0, 3.0]), np.linalg.solve(np.array(g), [1.0, 2.0, 3.0]), atol=1e-14)

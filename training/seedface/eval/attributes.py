@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
 import os
 import subprocess
@@ -125,18 +126,44 @@ def seeds_for(opt, n_seeds: int, n_minor: int) -> int:
     return n_seeds if opt[0] in MAIN else min(n_seeds, n_minor)
 
 
+def _forget_other_edits(work: Path, data: dict) -> None:
+    """Renders are resumed only for the same directions and classes: a work folder drawn for another attributes
+    file (a refit, other bounds) is emptied first, so no figure mixes the faces of two files."""
+    digest = hashlib.sha256(json.dumps(data["attributes"], sort_keys=True).encode()).hexdigest()
+    stamp = work / "attributes.sha256"
+    if stamp.exists() and stamp.read_text().strip() != digest:
+        log(f"{work}: drawn for other attribute directions; starting over")
+        for f in work.glob("chunk_*"):
+            f.unlink()
+    stamp.write_text(digest + "\n")
+
+
+def _chunk_done(work: Path, name: str, seeds: list[str]) -> bool:
+    """Is chunk `name` rendered for exactly these seeds? A last chunk drawn by a run with fewer seeds is not: its
+    files (and what the judges made of them) are removed so that it is drawn again, whole."""
+    side = work / f"{name}.json"
+    if not side.exists():
+        return False
+    if json.loads(side.read_text())["seeds"] == seeds:
+        return True
+    for f in work.glob(f"{name}.*"):
+        f.unlink()
+    return False
+
+
 def render_all(model_dir: Path, work: Path, n_seeds: int, psi: float | None, n_minor: int) -> None:
     r = FaceRenderer(model_dir, precisions=("fp32",))
     data = at.load(model_dir, r.man)
     if data is None:
         raise SystemExit(f"{model_dir}: the manifest lists no attributes file (run `npm run fit:attributes`)")
     sess = r.session("student", "fp32", OUTPUT)
+    _forget_other_edits(work, data)
     t0 = time.time()
     for c in range((n_seeds + CHUNK - 1) // CHUNK):
         seeds = [f"{SEED_PREFIX}{i}" for i in range(c * CHUNK, min(n_seeds, (c + 1) * CHUNK))]
         todo = [o for o in OPTIONS if c * CHUNK < seeds_for(o, n_seeds, n_minor)
-                and not (work / f"chunk_{tag(o)}_{c:04d}.json").exists()]
-        if (work / f"chunk_base_{c:04d}.json").exists() and not todo:
+                and not _chunk_done(work, f"chunk_{tag(o)}_{c:04d}", seeds)]
+        if _chunk_done(work, f"chunk_base_{c:04d}", seeds) and not todo:
             continue
         ws = [r.style(s, psi, "fp32") for s in seeds]
         draw = lambda s, w: finish_pixels(sess.run([OUTPUT], r.feeds(s, w))[0][0], SIZE)  # noqa: E731
@@ -156,7 +183,7 @@ def render_all(model_dir: Path, work: Path, n_seeds: int, psi: float | None, n_m
             if imgs:
                 save_atomic(work / f"chunk_{tag(opt)}_{c:04d}.npy", np.stack(imgs))
             side.write_text(json.dumps({"option": list(opt), "seeds": seeds, "moved": moved, "info": info}))
-        if not (work / f"chunk_base_{c:04d}.json").exists():
+        if not _chunk_done(work, f"chunk_base_{c:04d}", seeds):
             save_atomic(work / f"chunk_base_{c:04d}.npy", np.stack([draw(s, w) for s, w in zip(seeds, ws)]))
             (work / f"chunk_base_{c:04d}.json").write_text(json.dumps({"seeds": seeds}))
         log(f"seeds {seeds[-1]}: rendered ({time.time() - t0:.0f} s)")

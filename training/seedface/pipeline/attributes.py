@@ -14,7 +14,9 @@ The edit (closed form, float64, rounded once to float32):
 1. ``p_k = sum_i n_k[i] * w[i]`` for every attribute of the file, summed in index order (i = 0 .. 511);
 2. the target ``t_k``: for a direction the request asks (its option asked with a value it has a class for; age also
    for age_min) ``p_k`` clamped into its interval (unchanged when inside); for any other ``t_k = p_k`` (held in
-   place: conditional manipulation);
+   place: conditional manipulation). A class with ``start: {weight, ref}`` first shifts its interval by
+   ``-(weight * (p_k - ref))``: the seed's own start decides how deep it lands (ffhq's age classes: edited faces
+   are judged by where they started as much as by where they land);
 3. if every ``t_k == p_k`` the seed already matches: w is returned unchanged (bit for bit);
 4. otherwise the smallest move ``delta`` (Euclidean, so the identity moves as little as the constraints allow)
    with ``n_k . delta = t_k - p_k`` for every k: ``delta = sum_k c_k n_k`` with ``G c = t - p``, G the Gram matrix
@@ -75,6 +77,11 @@ def parse(data: dict, style_dim: int) -> dict:
     if int(data.get("style_dim", -1)) != style_dim:
         raise ValueError(f"attributes file: style_dim {data.get('style_dim')} != the model's {style_dim}")
     for a in data["attributes"]:
+        for k, c in a["classes"].items():
+            st = c.get("start")
+            if st is not None and not (isinstance(st, dict) and all(isinstance(st.get(f), (int, float))
+                                                                    and math.isfinite(st[f]) for f in ("weight", "ref"))):
+                raise ValueError(f"attributes file: {a['name']}.classes.{k}.start must be {{weight, ref}} (finite numbers)")
         if len(a["normal"]) != style_dim or not all(isinstance(x, (int, float)) and math.isfinite(x)
                                                     for x in a["normal"]):
             raise ValueError(f"attributes file: {a['name']}.normal must be {style_dim} finite numbers")
@@ -173,6 +180,15 @@ def _interval(a: dict, options: dict) -> tuple[float | None, float | None]:
     return lo, hi
 
 
+def _start(a: dict, options: dict) -> dict | None:
+    """The asked class's ``start`` {weight, ref}, or None (same rule as startOf() in attributes.ts). With it, the
+    class interval bounds ``p + weight * (p_seed - ref)`` rather than p: how an edited face is judged depends on where
+    the seed started as well as where it lands, so a seed that starts further away lands deeper."""
+    v = options.get(option_of(a))
+    c = a["classes"].get(v) if v is not None else None
+    return c.get("start") if c else None
+
+
 def _dot(a, b) -> float:
     s = 0.0
     for x, y in zip(a, b):
@@ -198,6 +214,11 @@ def edit(data: dict | None, w: np.ndarray, options: dict) -> np.ndarray:
     for k, a in enumerate(attrs):
         if asks(a, options):
             lo, hi = _interval(a, options)
+            st = _start(a, options)
+            if st is not None:
+                shift = st["weight"] * (p[k] - st["ref"])
+                lo = None if lo is None else lo - shift
+                hi = None if hi is None else hi - shift
             t = p[k]
             if lo is not None and t < lo:
                 t = lo

@@ -430,6 +430,8 @@ def write(model_dir, res: dict) -> Path:
 def apply_bounds(res: dict, spec: str) -> None:
     """Override class bounds: comma-separated ``ATTR.CLASS.lo|hi=V``; V is p itself, or ``zX``: X natural
     standard deviations of p from its mean over the labeled faces (comparable across directions).
+    ``ATTR.CLASS.start=R`` gives the class a start weight R (ref: the labeled faces' mean p): the interval bounds
+    ``p + R (p_seed - ref)``, so seeds that start further from the class land deeper.
     ``age.age_min.shift=D`` moves every bound of the age_min table by D (deeper for D > 0)."""
     res["bounds_override"] = {}
     for item in spec.split(","):
@@ -441,6 +443,11 @@ def apply_bounds(res: dict, spec: str) -> None:
             t = attr["age_min"]
             t.setdefault("calibrated", list(t["lo"]))
             t["lo"] = [None if x is None else x + float(v) for x in t["calibrated"]]
+            res["bounds_override"][k] = float(v)
+            continue
+        if side == "start":
+            # the start weight (docs/attributes.md): ref = the labeled faces' mean p
+            attr["classes"][cls]["start"] = {"weight": float(v), "ref": c["p_mean"]}
             res["bounds_override"][k] = float(v)
             continue
         val = c["p_mean"] + float(v[1:]) * c["p_std"] if v.startswith("z") else float(v)
