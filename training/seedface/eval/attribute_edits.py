@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from seedface.eval.attribute_labels import OUTPUT, SIZE, save_atomic, start_judge
+from seedface.eval.attribute_labels import OUTPUT, SIZE, judging, save_atomic
 from seedface.paths import REPO
 from seedface.pipeline import attributes as at
 from seedface.pipeline.face import FaceRenderer
@@ -60,7 +60,6 @@ def moved(normals: np.ndarray, w: np.ndarray, k: int, t: float) -> np.ndarray:
 def render(a) -> int:
     out = Path(a.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    (out / "DONE").unlink(missing_ok=True)
     r = FaceRenderer(a.model, precisions=("fp32",))
     data = at.load(a.model, r.man)
     names = [x["name"] for x in data["attributes"]]
@@ -69,10 +68,9 @@ def render(a) -> int:
             "output": OUTPUT, "size": SIZE, "chunk": CHUNK, "t_range": list(T_RANGE), "direction": "age"}
     (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     sess = r.session("student", "fp32", OUTPUT)
-    judge = start_judge(out)
     t0 = time.time()
     n_chunks = (a.faces + CHUNK - 1) // CHUNK
-    try:
+    with judging(out):
         for c in range(n_chunks):
             if (out / f"chunk_{c:04d}.npy").exists():
                 continue
@@ -89,9 +87,6 @@ def render(a) -> int:
             np.save(out / f"chunk_{c:04d}.t.npy", np.asarray(ts))
             save_atomic(out / f"chunk_{c:04d}.npy", np.stack(imgs))
             log(f"chunk {c + 1}/{n_chunks} rendered, {time.time() - t0:.0f} s")
-    finally:
-        (out / "DONE").write_text("done\n")
-        judge.wait()
     return 0
 
 

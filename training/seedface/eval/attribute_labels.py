@@ -20,6 +20,7 @@ import os
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +39,21 @@ def log(msg: str) -> None:
 
 
 def start_judge(out: Path) -> subprocess.Popen:
-    return subprocess.Popen(["node", str(JUDGE_SCRIPT), str(out), "--watch"], cwd=str(REPO))
+    return subprocess.Popen(["node", str(JUDGE_SCRIPT), str(Path(out).resolve()), "--watch"], cwd=str(REPO))
+
+
+@contextmanager
+def judging(out: Path, enabled: bool = True):
+    """The face-api judge in watch mode on `out` while the body writes chunks; on exit (also on an error) DONE is
+    written and the judge finishes the chunks left."""
+    (out / "DONE").unlink(missing_ok=True)
+    judge = start_judge(out) if enabled else None
+    try:
+        yield
+    finally:
+        (out / "DONE").write_text("done\n")
+        if judge is not None:
+            judge.wait()
 
 
 def render_chunk(r: FaceRenderer, seeds: list[str], psi: float) -> tuple[np.ndarray, np.ndarray]:
@@ -72,15 +87,13 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "DONE").unlink(missing_ok=True)
     r = FaceRenderer(a.model, precisions=("fp32",))
     meta = {"model": r.man["id"], "version": r.man["version"], "seed_prefix": SEED_PREFIX, "psi": a.psi,
             "output": OUTPUT, "size": SIZE, "chunk": a.chunk}
     (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
-    judge = None if a.no_judge else start_judge(out)
     t0 = time.time()
     n_chunks = (a.faces + a.chunk - 1) // a.chunk
-    try:
+    with judging(out, not a.no_judge):
         for c in range(n_chunks):
             f = out / f"chunk_{c:04d}.npy"
             if f.exists() and (out / f"chunk_{c:04d}.w.npy").exists():
@@ -93,10 +106,6 @@ def main(argv=None) -> int:
             save_atomic(out / f"chunk_{c:04d}.w.npy", ws)
             save_atomic(f, imgs)
             log(f"chunk {c + 1}/{n_chunks} ({hi} faces) rendered, {time.time() - t0:.0f} s")
-    finally:
-        (out / "DONE").write_text("done\n")
-        if judge is not None:
-            judge.wait()
     log(f"done in {time.time() - t0:.0f} s")
     return 0
 

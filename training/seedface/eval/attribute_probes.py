@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from seedface.eval.attribute_labels import JUDGE_SCRIPT, OUTPUT, SIZE, save_atomic, start_judge  # noqa: F401
+from seedface.eval.attribute_labels import OUTPUT, SIZE, judging, save_atomic
 from seedface.paths import REPO
 from seedface.pipeline import attributes as at
 from seedface.pipeline.face import FaceRenderer
@@ -67,7 +67,6 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "DONE").unlink(missing_ok=True)
     r = FaceRenderer(a.model, precisions=("fp32",))
     data = at.load(a.model, r.man)
     age = next(x for x in data["attributes"] if x["name"] == "age")
@@ -80,10 +79,9 @@ def main(argv=None) -> int:
         raise SystemExit(f"{out} holds probes of another plan ({prev}); use another --out")
     prev.write_text(json.dumps(meta, indent=2) + "\n")
     sess = r.session("student", "fp32", OUTPUT)
-    judge = None if a.no_judge else start_judge(out)
     t0 = time.time()
     n_chunks = (a.pairs + a.chunk - 1) // a.chunk
-    try:
+    with judging(out, not a.no_judge):
         for c in range(n_chunks):
             if (out / f"chunk_{c:04d}.npy").exists() and (out / f"chunk_{c:04d}.probe.npz").exists():
                 continue
@@ -106,10 +104,6 @@ def main(argv=None) -> int:
             save_atomic(out / f"chunk_{c:04d}.w.npy", np.stack(ws))
             save_atomic(out / f"chunk_{c:04d}.npy", np.stack(imgs))
             log(f"chunk {c + 1}/{n_chunks} ({min(a.pairs, (c + 1) * a.chunk)} pairs) rendered, {time.time() - t0:.0f} s")
-    finally:
-        (out / "DONE").write_text("done\n")
-        if judge is not None:
-            judge.wait()
     log(f"done in {time.time() - t0:.0f} s")
     return 0
 
