@@ -228,3 +228,13 @@ def test_eval_forgets_renders_of_other_directions(tmp_path):
     data["attributes"][0]["classes"]["senior"]["lo"] = 4.5
     _forget_other_edits(tmp_path, data)                                      # another bound: drawn again
     assert not list(tmp_path.glob("chunk_*"))
+
+
+def test_in_class_reads_a_negative_face_api_age_as_a_child():
+    from seedface.eval.attributes import in_class
+
+    row = {"detected": True, "age": -0.3}
+    assert in_class(("age", "child"), row) and not in_class(("age", "young"), row)
+    assert in_class(("age", "senior"), {"detected": True, "age": 60.0})
+    assert not in_class(("age", "adult"), {"detected": True, "age": 60.0})
+    assert not in_class(("age", "child"), {"detected": False})

@@ -88,8 +88,7 @@ def in_class(opt, row: dict) -> bool:
     if name == "gender":
         return row["gender"] == v
     if name == "age":
-        lo, hi = AGE_YEARS[v]
-        return lo <= row["age"] < hi
+        return age_class(row["age"]) == v
     if name == "age_min":
         return row["age"] >= int(v)
     if name == "expression":
