@@ -13,7 +13,7 @@ started here). Files: ``chunk_NNNN.npy`` (uint8 faces), ``chunk_NNNN.w.npy`` (th
 ``P(judged in the class's range | t, p0) = sigmoid(a + b_t t + b_0 p0)`` (p0: the seed's projection before the move)
 gives the class's start weight ``b_0 / b_t`` (adult: the mean of its two sides): how much a unit of start is worth
 in units of landing. Natural faces would give 0 if the judge saw
-only p; ffhq's edited faces give about 1 (senior, adult) to 2 (child): a seed that starts younger stays younger
+only p; ffhq's edited faces give about 1 (senior, adult) and 1.5 (child): a seed that starts younger stays younger
 after the same landing, so it must land deeper. Printed and written to ``OUT/start_weights.json``.
 """
 from __future__ import annotations
@@ -91,8 +91,8 @@ def render(a) -> int:
 
 
 def load(out: Path, normal: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(landing t, start p0, log judged age) of the edits the judge detected."""
-    T, P0, Y = [], [], []
+    """(landing t, start p0, judged age in years) of the edits the judge detected."""
+    T, P0, A = [], [], []
     for f in sorted(out.glob("chunk_*.faceapi.json")):
         c = f.name.split(".")[0]
         rows = json.loads(f.read_text())["rows"]
@@ -101,8 +101,8 @@ def load(out: Path, normal: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
             if row["detected"]:
                 T.append(ti)
                 P0.append(wi @ normal)
-                Y.append(np.log(max(row["age"], 1.0)))
-    return np.asarray(T), np.asarray(P0), np.asarray(Y)
+                A.append(row["age"])
+    return np.asarray(T), np.asarray(P0), np.asarray(A)
 
 
 def fit(out: Path, model) -> dict:
@@ -110,8 +110,7 @@ def fit(out: Path, model) -> dict:
 
     data = at.load(model)
     normal = np.asarray(next(x for x in data["attributes"] if x["name"] == "age")["normal"])
-    T, P0, Y = load(out, normal)
-    age = np.exp(Y)
+    T, P0, age = load(out, normal)
     res = {"edits": int(len(T)), "classes": {}}
     for cls, sides in SIDES.items():
         weights = []

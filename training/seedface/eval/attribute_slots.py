@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from seedface.eval.attribute_labels import JUDGE_SCRIPT
 from seedface.eval.attributes import in_class
 from seedface.eval.face_judge import FaceJudge, descriptor_distance, lookalike_rate
 from seedface.paths import REPO
@@ -31,7 +32,6 @@ from seedface.pipeline.resample import finish_pixels
 
 SEED_PREFIX = "attr-pilot3/"
 OUTPUT, SIZE = "img_128", 128
-JUDGE_SCRIPT = REPO / "scripts" / "face-attributes-judge.cjs"
 DEFAULT_VARIANTS = ["all=0-23x1.0", "coarse=0-7x1.0", "from4=4-23x1.0", "from7=7-23x1.0", "upto10=0-10x1.0",
                     "allx1.3=0-23x1.3", "from7x2=7-23x2.0"]
 

@@ -162,7 +162,8 @@ def render_all(model_dir: Path, work: Path, n_seeds: int, psi: float | None, n_m
         seeds = [f"{SEED_PREFIX}{i}" for i in range(c * CHUNK, min(n_seeds, (c + 1) * CHUNK))]
         todo = [o for o in OPTIONS if c * CHUNK < seeds_for(o, n_seeds, n_minor)
                 and not _chunk_done(work, f"chunk_{tag(o)}_{c:04d}", seeds)]
-        if _chunk_done(work, f"chunk_base_{c:04d}", seeds) and not todo:
+        base_done = _chunk_done(work, f"chunk_base_{c:04d}", seeds)
+        if base_done and not todo:
             continue
         ws = [r.style(s, psi, "fp32") for s in seeds]
         draw = lambda s, w: finish_pixels(sess.run([OUTPUT], r.feeds(s, w))[0][0], SIZE)  # noqa: E731
@@ -182,7 +183,7 @@ def render_all(model_dir: Path, work: Path, n_seeds: int, psi: float | None, n_m
             if imgs:
                 save_atomic(work / f"chunk_{tag(opt)}_{c:04d}.npy", np.stack(imgs))
             side.write_text(json.dumps({"option": list(opt), "seeds": seeds, "moved": moved, "info": info}))
-        if not _chunk_done(work, f"chunk_base_{c:04d}", seeds):
+        if not base_done:
             save_atomic(work / f"chunk_base_{c:04d}.npy", np.stack([draw(s, w) for s, w in zip(seeds, ws)]))
             (work / f"chunk_base_{c:04d}.json").write_text(json.dumps({"seeds": seeds}))
         log(f"seeds {seeds[-1]}: rendered ({time.time() - t0:.0f} s)")

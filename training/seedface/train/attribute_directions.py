@@ -315,8 +315,9 @@ def fit(label_dir, target: float = 0.98, l2: float = 1e-3, method: str = "classi
     adir = lambda x, y: direction(method, "value", x, y, lam=ridge_lam)  # noqa: E731
     ca = adir(W, age_target)
     na = ca / np.linalg.norm(ca)
-    pa = oof_projections(adir, W, age_target, idx)
-    if age_probes is not None:
+    if age_probes is None:
+        pa = oof_projections(adir, W, age_target, idx)
+    else:
         # the edit's own gradient replaces the ridge normal; not fitted on the labels, so p = n . w is honest
         na, figures["age"]["probes"] = probe_direction(age_probes, compare=na)
         figures["age"]["direction"] = "probes"
