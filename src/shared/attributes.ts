@@ -8,8 +8,10 @@
 //   t_k = clamp(p_k, lo_k, hi_k) when k is asked     (unchanged when already inside), t_k = p_k otherwise
 //                                                    (k is asked when its option is, with a value it has a class for)
 //   all t_k == p_k  ->  w unchanged (the seed already matches)
-//   else c = G^-1 (t - p), G_kl = n_k . n_l          (Gaussian elimination without pivoting, rows in file order)
-//   w'[i] = fround(w[i] + sum_k c_k n_k[i])          (the smallest Euclidean move with n_k . w' = t_k for all k)
+//   else c = G^-1 (t - p), G_kl = n_k . u_l          (Gaussian elimination without pivoting, rows in file order)
+//   w'[i] = fround(w[i] + sum_k c_k u_k[i])          (the smallest move with n_k . w' = t_k for all k)
+// u_k is the direction's `move` vector where it has one (M^-1 n_k: the smallest move in a metric that also counts
+// how far the face's identity moves; training/seedface/train/identity_metric.py), else its normal (Euclidean).
 import { HttpError } from "./errors.js";
 import type { Manifest } from "./manifest.js";
 
@@ -57,6 +59,8 @@ export interface AttributeDirection {
   /** The option this direction serves (default: its name); several may serve one, e.g. expression=neutral. */
   option?: string;
   normal: number[];
+  /** Where the edit moves w for this direction (default: the normal); see the header comment. */
+  move?: number[];
   classes: Record<string, AttributeClass>;
   /** Age only: age_min=N for N = from .. from + lo.length - 1 is p >= lo[N - from]. */
   age_min?: { from: number; lo: (number | null)[] };
@@ -108,8 +112,11 @@ export function parseAttributes(x: unknown, styleDim: number): AttributeData {
     if (!isObj(a) || typeof a.name !== "string") fail("every attribute needs a name");
     const at = a as Record<string, unknown>;
     if (at.option !== undefined && typeof at.option !== "string") fail(`${String(at.name)}.option must be a string`);
-    if (!Array.isArray(at.normal) || at.normal.length !== styleDim || !at.normal.every((v) => typeof v === "number" && Number.isFinite(v))) {
-      fail(`${String(at.name)}.normal must be ${styleDim} finite numbers`);
+    for (const field of ["normal", "move"] as const) {
+      const v = field === "move" && at.move === undefined ? at.normal : at[field];
+      if (!Array.isArray(v) || v.length !== styleDim || !v.every((x) => typeof x === "number" && Number.isFinite(x))) {
+        fail(`${String(at.name)}.${field} must be ${styleDim} finite numbers`);
+      }
     }
     if (!isObj(at.classes)) fail(`${String(at.name)}.classes missing`);
     for (const [k, c] of Object.entries(at.classes as Record<string, unknown>)) {
@@ -341,12 +348,13 @@ export function applyAttributes(data: AttributeData, w: Float32Array, o: Attribu
     return t - p[k]!;
   });
   if (r.every((x) => x === 0)) return w;
-  const g = attrs.map((a) => attrs.map((b) => dot(a.normal, b.normal)));
+  const moves = attrs.map((a) => a.move ?? a.normal);
+  const g = attrs.map((a) => moves.map((u) => dot(a.normal, u)));
   const c = solveSmall(g, r);
   const out = new Float32Array(w.length);
   for (let i = 0; i < w.length; i++) {
     let acc = 0;
-    for (let k = 0; k < attrs.length; k++) acc += c[k]! * attrs[k]!.normal[i]!;
+    for (let k = 0; k < attrs.length; k++) acc += c[k]! * moves[k]![i]!;
     out[i] = w[i]! + acc;
   }
   return out;

@@ -204,6 +204,38 @@ describe("the edit", () => {
     expect(() => parseAttributes(bad, 8)).toThrow(/senior\.start must be \{weight, ref\}/);
   });
 
+  it("move vectors make the edit the smallest move in their metric (u_k = M^-1 n_k), still meeting every bound", () => {
+    // M = I + A A^T (symmetric positive definite), u_k = M^-1 n_k
+    const A = [[0.9, -0.3], [0.2, 0.5], [-0.4, 0.1], [0.7, 0.8], [0.1, -0.6], [-0.5, 0.2], [0.3, 0.3], [0.6, -0.1]];
+    const M = A.map((ai, i) => A.map((aj, j) => (i === j ? 1 : 0) + ai[0]! * aj[0]! + ai[1]! * aj[1]!));
+    const mv = structuredClone(d);
+    for (const a of mv.attributes) a.move = solveSmall(M, a.normal);
+    const w = new Float32Array([0.3, -0.2, 0.1, 0.05, -0.4, 0.2, 0.0, 0.1]);
+    const p0 = attributeProjections(mv, w);
+    const e = applyAttributes(mv, w, { gender: "male" });
+    const p = attributeProjections(mv, e);
+    expect(p[0]).toBeCloseTo(-0.5, 5); // onto the bound, the others held
+    expect(p[1]).toBeCloseTo(p0[1]!, 5);
+    expect(p[2]).toBeCloseTo(p0[2]!, 5);
+    // optimality: M delta lies in the span of the normals (the Lagrange condition of min delta^T M delta)
+    const delta = Array.from(e, (v, i) => v - w[i]!);
+    const Md = M.map((row) => dot(row, delta));
+    const N = mv.attributes.map((a) => a.normal);
+    const c = solveSmall(N.map((a) => N.map((b) => dot(a, b))), N.map((n) => dot(n, Md)));
+    const resid = Md.map((v, i) => v - c.reduce((s, ck, k) => s + ck * N[k]![i]!, 0));
+    expect(Math.sqrt(dot(resid, resid))).toBeLessThan(1e-6);
+    // and it is not the Euclidean move, which costs more in this metric
+    const eu = Array.from(applyAttributes(d, w, { gender: "male" }), (v, i) => v - w[i]!);
+    const cost = (x: number[]) => dot(x, M.map((row) => dot(row, x)));
+    expect(cost(delta)).toBeLessThan(cost(eu) * 0.99);
+    // a seed already in the class is still not moved
+    const inside = new Float32Array(mv.attributes[0]!.normal.map((v) => v * -2));
+    expect(applyAttributes(mv, inside, { gender: "male" })).toBe(inside);
+    const bad = structuredClone(mv);
+    bad.attributes[0]!.move = bad.attributes[0]!.move!.slice(1);
+    expect(() => parseAttributes(bad, 8)).toThrow(/gender\.move must be 8 finite numbers/);
+  });
+
   it("applyModelAttributes needs the model's data (400 without it)", () => {
     const m = parseManifest(JSON.parse(readFileSync(join(FFHQ, "manifest.json"), "utf8")));
     const w = new Float32Array(m.style_dim);

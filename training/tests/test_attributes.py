@@ -116,6 +116,30 @@ def test_a_start_weight_lands_far_seeds_deeper():
         at.parse(d, 8)
 
 
+def test_move_vectors_give_the_smallest_move_in_their_metric():
+    d = synthetic()
+    rng = np.random.default_rng(3)
+    A = rng.normal(size=(8, 2))
+    M = np.eye(8) + A @ A.T
+    N = np.asarray([a["normal"] for a in d["attributes"]])
+    for a in d["attributes"]:
+        a["move"] = np.linalg.solve(M, a["normal"]).tolist()
+    at.parse(d, 8)
+    w = np.full((1, 8), 0.1, np.float32)
+    e = at.edit(d, w, {"age": "senior"})
+    p0, p = at.projections(d, w), at.projections(d, e)
+    assert p[1] == pytest.approx(1.0, abs=1e-5) and p[0] == pytest.approx(p0[0], abs=1e-5)
+    assert p[2] == pytest.approx(p0[2], abs=1e-5)
+    # the closed form of min delta^T M delta s.t. N delta = r
+    r = np.array([0.0, 1.0 - p0[1], 0.0])
+    Mi = np.linalg.inv(M)
+    want = Mi @ N.T @ np.linalg.solve(N @ Mi @ N.T, r)
+    assert np.abs((e - w)[0] - want).max() < 1e-6
+    d["attributes"][2]["move"] = [0.0] * 7
+    with pytest.raises(ValueError, match=r"expression.move must be 8 finite numbers"):
+        at.parse(d, 8)
+
+
 def test_solve_matches_numpy():
     g = [[4.0, 1.0, 0.5], [1.0, 3.0, 0.2], [0.5, 0.2, 2.0]]
     assert np.allclose(at.solve(g, [1.0, 2.0, 3.0]), np.linalg.solve(np.array(g), [1.0, 2.0, 3.0]), atol=1e-14)

@@ -49,12 +49,13 @@ def main(argv=None) -> int:
     ap.add_argument("--target", type=float, default=0.98)
     ap.add_argument("--bounds", default="")
     ap.add_argument("--age-probes", default=None, help="age direction from these probe pairs (attributes_fit --age-probes)")
+    ap.add_argument("--identity", type=float, default=None, help="identity-aware move vectors (attributes_fit --identity)")
     ap.add_argument("--seeds", type=int, default=64)
     ap.add_argument("--options", default=None, help="only these options (see attributes_eval --options)")
     a = ap.parse_args(argv)
     root = PILOTS / a.name
     model = scratch_model(Path(a.model), root / "model")
-    res = directions.fit(a.labels, a.target, method=a.method, age_probes=a.age_probes)
+    res = directions.fit(a.labels, a.target, method=a.method, age_probes=a.age_probes, identity=a.identity)
     if a.bounds:
         directions.apply_bounds(res, a.bounds)
     directions.write(model, res)

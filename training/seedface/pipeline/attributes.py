@@ -18,11 +18,12 @@ The edit (closed form, float64, rounded once to float32):
    ``-(weight * (p_k - ref))``: the seed's own start decides how deep it lands (ffhq's age classes: edited faces
    are judged by where they started as much as by where they land);
 3. if every ``t_k == p_k`` the seed already matches: w is returned unchanged (bit for bit);
-4. otherwise the smallest move ``delta`` (Euclidean, so the identity moves as little as the constraints allow)
-   with ``n_k . delta = t_k - p_k`` for every k: ``delta = sum_k c_k n_k`` with ``G c = t - p``, G the Gram matrix
-   ``G_kl = sum_i n_k[i] * n_l[i]`` (index order), solved by Gaussian elimination without pivoting (G is
-   symmetric positive definite), rows in file order;
-5. ``w'[i] = float32(w[i] + acc_i)`` with ``acc_i = ((0 + c_0 n_0[i]) + c_1 n_1[i]) + ...`` in file order.
+4. otherwise the smallest move ``delta`` with ``n_k . delta = t_k - p_k`` for every k: ``delta = sum_k c_k u_k``
+   with ``G c = t - p``, ``G_kl = sum_i n_k[i] * u_l[i]`` (index order), solved by Gaussian elimination without
+   pivoting, rows in file order. ``u_k`` is the direction's ``move`` vector where it has one (``M^-1 n_k``: the
+   smallest move in an identity-aware metric M, seedface.train.identity_metric; G = N M^-1 N^T is symmetric
+   positive definite), else its normal (the smallest Euclidean move; G is the Gram matrix);
+5. ``w'[i] = float32(w[i] + acc_i)`` with ``acc_i = ((0 + c_0 u_0[i]) + c_1 u_1[i]) + ...`` in file order.
 
 Only IEEE-754 float64 ``+ - * /`` in a fixed order, as in JavaScript, so Python and TypeScript give the same
 bits (pinned by vectors/attributes.json). Numpy reductions (pairwise sums, BLAS) are avoided for that reason.
@@ -82,9 +83,11 @@ def parse(data: dict, style_dim: int) -> dict:
             if st is not None and not (isinstance(st, dict) and all(isinstance(st.get(f), (int, float))
                                                                     and math.isfinite(st[f]) for f in ("weight", "ref"))):
                 raise ValueError(f"attributes file: {a['name']}.classes.{k}.start must be {{weight, ref}} (finite numbers)")
-        if len(a["normal"]) != style_dim or not all(isinstance(x, (int, float)) and math.isfinite(x)
-                                                    for x in a["normal"]):
-            raise ValueError(f"attributes file: {a['name']}.normal must be {style_dim} finite numbers")
+        for field in ("normal", "move"):
+            v = a.get(field, a["normal"])
+            if not isinstance(v, list) or len(v) != style_dim or not all(
+                    isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in v):
+                raise ValueError(f"attributes file: {a['name']}.{field} must be {style_dim} finite numbers")
     return data
 
 
@@ -230,13 +233,14 @@ def edit(data: dict | None, w: np.ndarray, options: dict) -> np.ndarray:
     if all(x == 0.0 for x in r):
         return w
     K = len(attrs)
-    g = [[_dot(normals[k], normals[l]) for l in range(K)] for k in range(K)]
+    moves = [a.get("move", a["normal"]) for a in attrs]
+    g = [[_dot(normals[k], moves[l]) for l in range(K)] for k in range(K)]
     c = solve(g, r)
     out = np.empty(len(wl), np.float32)
     for i in range(len(wl)):
         acc = 0.0
         for k in range(K):
-            acc += c[k] * normals[k][i]
+            acc += c[k] * moves[k][i]
         out[i] = np.float32(wl[i] + acc)
     return out.reshape(shape)
 

@@ -252,7 +252,8 @@ def _clip(v, lo, hi):
     return None if v is None else float(min(max(v, lo), hi))
 
 
-def fit(label_dir, target: float = 0.98, l2: float = 1e-3, method: str = "classifier", age_probes=None) -> dict:
+def fit(label_dir, target: float = 0.98, l2: float = 1e-3, method: str = "classifier", age_probes=None,
+        identity: float | None = None) -> dict:
     L = load_labels(label_dir)
     rows, W, idx = L["rows"], L["w"], L["index"]
     det = np.array([r["detected"] for r in rows])
@@ -378,9 +379,34 @@ def fit(label_dir, target: float = 0.98, l2: float = 1e-3, method: str = "classi
     for a_, n_ in zip(attrs, N):
         pw = W @ n_
         a_["calibration"]["p_mean"], a_["calibration"]["p_std"] = float(pw.mean()), float(pw.std())
+    if identity:
+        figures["identity_metric"] = identity_moves(label_dir, L, det, attrs, N, identity,
+                                                    [np.log(age), female, smile.astype(np.float64)], test)
     for a_ in attrs:
         log(f"{a_['name']}: {json.dumps({k: [v.get('lo'), v.get('hi')] for k, v in a_['classes'].items()})}")
     return {"attributes": attrs, "figures": figures, "judge": L["judge"], "meta": L["meta"], "target": target}
+
+
+def identity_moves(label_dir, L, det, attrs, N, lam, targets, test) -> dict:
+    """Give every direction a ``move`` vector (seedface.train.identity_metric): the edit's smallest move in a metric
+    that also counts how far dlib's descriptor moves, minus its attribute axes."""
+    from seedface.train import identity_metric as im
+
+    D = im.load_descriptors(label_dir, L["index"], L["meta"]["chunk"])[det]
+    ok = np.isfinite(D[:, 0])
+    if ok.sum() < 500:
+        raise SystemExit(f"{label_dir}: {ok.sum()} faces with dlib descriptors; run python -m seedface.attributes_identity first")
+    W = L["w"][det]
+    B, info = im.descriptor_map(W[ok], D[ok], test[ok])
+    axes = im.attribute_axes(D[ok], [t[ok] for t in targets])
+    U, minfo = im.move_vectors(N, B, axes, lam)
+    for a_, u in zip(attrs, U):
+        a_["move"] = u.tolist()
+    log(f"identity metric: descriptor map held-out R^2 {info['held_out_r2']:.3f}; per unit of projection the "
+        f"identity part moves " + ", ".join(f"{a_['name']} {d['identity_per_unit_normal']:.3f} -> "
+                                           f"{d['identity_per_unit_move']:.3f} (|w| {d['w_norm_per_unit_move']:.2f})"
+                                           for a_, d in zip(attrs, minfo["directions"])))
+    return {"faces": int(ok.sum()), **info, **minfo, "axes": "log age, female, smile (ridge on the descriptor)"}
 
 
 def _erfinv(y: float) -> float:
@@ -467,11 +493,13 @@ def main(argv=None) -> int:
     ap.add_argument("--method", choices=METHODS, default="classifier", help="how a direction is found (see above)")
     ap.add_argument("--age-probes", default=None, help="a folder of seedface.attributes_probe pairs: the age "
                     "direction is the judge's mean gradient measured by the pairs instead of the ridge normal")
+    ap.add_argument("--identity", type=float, default=None, help="give the directions identity-aware move vectors "
+                    "with this weight (seedface.train.identity_metric; needs python -m seedface.attributes_identity)")
     ap.add_argument("--write", action="store_true")
     ap.add_argument("--bounds", default="", help="comma-separated overrides ATTR.CLASS.lo|hi=P or =zX (X natural std of p from its mean; margins measured on "
                     "pilot seeds, see docs/attributes.md), applied after the calibration")
     a = ap.parse_args(argv)
-    res = fit(a.labels, a.target, method=a.method, age_probes=a.age_probes)
+    res = fit(a.labels, a.target, method=a.method, age_probes=a.age_probes, identity=a.identity)
     if a.bounds:
         apply_bounds(res, a.bounds)
     print(json.dumps(res["figures"], indent=2))
