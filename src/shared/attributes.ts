@@ -49,9 +49,10 @@ export interface AttributeClass {
   /**
    * The seed's start counts too: the interval bounds p + weight * (p_seed - ref) instead of p, so a seed that
    * starts further from the class lands deeper (edited faces are judged by where they started as well as where
-   * they land; docs/attributes.md).
+   * they land; docs/attributes.md). With `normal`, the start is measured along it (p_seed = normal . w, a
+   * per-seed depth fitted on judged edits) instead of along the direction's own normal.
    */
-  start?: { weight: number; ref: number };
+  start?: { weight: number; ref: number; normal?: number[] };
   [figure: string]: unknown;
 }
 export interface AttributeDirection {
@@ -124,6 +125,10 @@ export function parseAttributes(x: unknown, styleDim: number): AttributeData {
       const st = (c as Record<string, unknown>).start;
       if (st !== undefined && !(isObj(st) && [st.weight, st.ref].every((v) => typeof v === "number" && Number.isFinite(v)))) {
         fail(`${String(at.name)}.classes.${k}.start must be {weight, ref} (finite numbers)`);
+      }
+      const sn = isObj(st) ? st.normal : undefined;
+      if (sn !== undefined && !(Array.isArray(sn) && sn.length === styleDim && sn.every((v) => typeof v === "number" && Number.isFinite(v)))) {
+        fail(`${String(at.name)}.classes.${k}.start.normal must be ${styleDim} finite numbers`);
       }
     }
     if (at.age_min !== undefined) {
@@ -254,7 +259,7 @@ function interval(a: AttributeDirection, o: AttributeOptions): [number | null, n
 }
 
 /** The asked class's start weight and reference (AttributeClass.start), if it has one. */
-function startOf(a: AttributeDirection, o: AttributeOptions): { weight: number; ref: number } | undefined {
+function startOf(a: AttributeDirection, o: AttributeOptions): AttributeClass["start"] {
   const v = o[optionOf(a) as AttributeOption];
   return v !== undefined ? a.classes[String(v)]?.start : undefined;
 }
@@ -338,7 +343,7 @@ export function applyAttributes(data: AttributeData, w: Float32Array, o: Attribu
     let [lo, hi] = interval(a, o);
     const st = startOf(a, o);
     if (st !== undefined) {
-      const shift = st.weight * (p[k]! - st.ref);
+      const shift = st.weight * ((st.normal ? dot(st.normal, w) : p[k]!) - st.ref);
       if (lo !== null) lo = lo - shift;
       if (hi !== null) hi = hi - shift;
     }

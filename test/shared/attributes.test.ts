@@ -204,6 +204,28 @@ describe("the edit", () => {
     expect(() => parseAttributes(bad, 8)).toThrow(/senior\.start must be \{weight, ref\}/);
   });
 
+  it("a start vector measures the seed's start along its own normal (a per-seed depth)", () => {
+    const st = structuredClone(d);
+    const m = [0, 0, 0, 0, 0, 0, 0, 1]; // the start is read from w[7] alone
+    st.attributes[1]!.classes.senior!.start = { weight: 2.0, ref: 0.1, normal: m };
+    const n = st.attributes[1]!.normal;
+    const seed = (p: number, s7: number) => {
+      // projection p on the age normal, then w[7] set to s7 (the other projections are not needed here)
+      const w = n.map((v) => v * p);
+      w[7] = s7;
+      return new Float32Array(w);
+    };
+    const landing = (w: Float32Array) => attributeProjections(st, applyAttributes(st, w, { age: "senior" }))[1]!;
+    // lo 1 applies to p + 2.0 * (w[7] - 0.1): w[7] = 0.1 lands on 1, w[7] = -0.15 lands 0.5 deeper
+    const w0 = seed(0, 0.1);
+    const w1 = seed(0, -0.15);
+    expect(landing(w0)).toBeCloseTo(1, 5);
+    expect(landing(w1)).toBeCloseTo(1.5, 5);
+    const bad = structuredClone(st);
+    bad.attributes[1]!.classes.senior!.start!.normal = [1, 2];
+    expect(() => parseAttributes(bad, 8)).toThrow(/senior\.start\.normal must be 8 finite numbers/);
+  });
+
   it("move vectors make the edit the smallest move in their metric (u_k = M^-1 n_k), still meeting every bound", () => {
     // M = I + A A^T (symmetric positive definite), u_k = M^-1 n_k
     const A = [[0.9, -0.3], [0.2, 0.5], [-0.4, 0.1], [0.7, 0.8], [0.1, -0.6], [-0.5, 0.2], [0.3, 0.3], [0.6, -0.1]];

@@ -116,6 +116,26 @@ def test_a_start_weight_lands_far_seeds_deeper():
         at.parse(d, 8)
 
 
+def test_a_start_vector_reads_the_start_along_its_own_normal():
+    d = synthetic()
+    m = [0.0] * 7 + [1.0]
+    d["attributes"][1]["classes"]["senior"]["start"] = {"weight": 2.0, "ref": 0.1, "normal": m}
+    at.parse(d, 8)
+
+    def landing(s7):
+        w = np.zeros(8)
+        w[7] = s7
+        return at.projections(d, at.edit(d, w.astype(np.float32)[None], {"age": "senior"}))[1]
+
+    # the bound lo = 1 applies to p + 2.0 * (w[7] - 0.1), whatever the seed's own age projection
+    for s7 in (0.1, -0.15, 0.3):
+        assert landing(s7) == pytest.approx(1.0 - 2.0 * (s7 - 0.1), abs=1e-5)
+    assert landing(-0.15) == pytest.approx(1.5, abs=1e-5)
+    d["attributes"][1]["classes"]["senior"]["start"]["normal"] = [1.0, 2.0]
+    with pytest.raises(ValueError, match=r"senior.start.normal must be 8 finite numbers"):
+        at.parse(d, 8)
+
+
 def test_move_vectors_give_the_smallest_move_in_their_metric():
     d = synthetic()
     rng = np.random.default_rng(3)

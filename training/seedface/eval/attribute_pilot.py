@@ -50,12 +50,17 @@ def main(argv=None) -> int:
     ap.add_argument("--bounds", default="")
     ap.add_argument("--age-probes", default=None, help="age direction from these probe pairs (attributes_fit --age-probes)")
     ap.add_argument("--identity", type=float, default=None, help="identity-aware move vectors (attributes_fit --identity)")
+    ap.add_argument("--identity-only", default=None, help="only these directions get move vectors")
+    ap.add_argument("--start-vectors", default=None, help="per-seed start vectors from these judged edits (attributes_fit)")
+    ap.add_argument("--start-vector-classes", default="child,senior")
     ap.add_argument("--seeds", type=int, default=64)
     ap.add_argument("--options", default=None, help="only these options (see attributes_eval --options)")
     a = ap.parse_args(argv)
     root = PILOTS / a.name
     model = scratch_model(Path(a.model), root / "model")
-    res = directions.fit(a.labels, a.target, method=a.method, age_probes=a.age_probes, identity=a.identity)
+    res = directions.fit(a.labels, a.target, method=a.method, age_probes=a.age_probes, identity=a.identity,
+                         identity_only=tuple(a.identity_only.split(",")) if a.identity_only else None,
+                         start_vectors=a.start_vectors, start_vector_classes=tuple(a.start_vector_classes.split(",")))
     if a.bounds:
         directions.apply_bounds(res, a.bounds)
     directions.write(model, res)

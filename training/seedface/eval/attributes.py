@@ -7,7 +7,8 @@
 Seeds ``attr-eval/0`` .. ``attr-eval/<N-1>`` (not the fitting seeds ``attr-train/*``) at the manifest's default psi.
 Each seed is drawn unedited and, for every option (gender=female|male, age=child|young|adult|senior, age_min=18,
 expression=smile|neutral), edited exactly as the service edits it (seedface.attributes = src/shared/attributes.ts,
-then seedface.face_render's pipeline: fp32 student, the seed's noise, the ``img_128`` level at 128 px: see OUTPUT). A seed the
+then seedface.face_render's pipeline: fp32 student, the seed's noise, at ``--size`` (default 128, the service's default size)
+from the level the manifest serves that size from (ffhq: ``img_256``), exactly the face ``/face/<seed>.png`` returns). A seed the
 option does not move is the unedited face (bit for bit), so only moved faces are drawn again.
 
 Judges:
@@ -57,11 +58,10 @@ OPTIONS = [("gender", "female"), ("gender", "male"), ("age", "child"), ("age", "
 # The fit's age classes in years, closed: [lo, hi) with open ends at 0 and 1e9.
 AGE_YEARS = {k: (lo or 0.0, hi or 1e9) for k, (lo, hi) in AGE_CLASSES.items()}
 GRID_SEEDS = 8
-# Drawn from the img_128 level at 128 px (the level the service draws sizes 17..32 from; half the MACs of img_256)
-# to fit ~3000 faces into the CPU budget of 2 shared cores; face-api judges 112 px crops and dlib 150 px chips, so
-# 128 px faces lose nothing to either judge.
-OUTPUT = "img_128"
-SIZE = 128
+# The face measured is the one the service serves at its default size (src/shared/params.ts DEFAULT_SIZE): drawn from
+# the level the manifest's serving table gives for it (ffhq: img_256, finished to 128 px). Until 2026-12-02 the eval
+# drew img_128 at 128 px (the level of sizes 17..32, half the MACs), which face-api judges younger: --output img_128.
+DEFAULT_SIZE = 128
 MAIN = {"gender", "age_min", "expression"}
 IDENTITY_TARGET = 0.45
 SUCCESS_TARGET = 0.95
@@ -125,10 +125,12 @@ def seeds_for(opt, n_seeds: int, n_minor: int) -> int:
     return n_seeds if opt[0] in MAIN else min(n_seeds, n_minor)
 
 
-def _forget_other_edits(work: Path, data: dict) -> None:
-    """Renders are resumed only for the same directions and classes: a work folder drawn for another attributes
-    file (a refit, other bounds) is emptied first, so no figure mixes the faces of two files."""
-    digest = hashlib.sha256(json.dumps(data["attributes"], sort_keys=True).encode()).hexdigest()
+def _forget_other_edits(work: Path, data: dict, drawn: dict | None = None) -> None:
+    """Renders are resumed only for the same directions and classes and the same rendering (`drawn`: output, size):
+    a work folder drawn for another attributes file (a refit, other bounds) or at another size is emptied first, so
+    no figure mixes the faces of two."""
+    key = data["attributes"] if drawn is None else {"attributes": data["attributes"], "drawn": drawn}
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
     stamp = work / "attributes.sha256"
     if stamp.exists() and stamp.read_text().strip() != digest:
         log(f"{work}: drawn for other attribute directions; starting over")
@@ -150,13 +152,19 @@ def _chunk_done(work: Path, name: str, seeds: list[str]) -> bool:
     return False
 
 
-def render_all(model_dir: Path, work: Path, n_seeds: int, psi: float | None, n_minor: int) -> None:
+def drawing(model_dir: Path, size: int, output: str | None) -> dict:
+    """What the eval draws: {output, size}; the output defaults to the level the service draws `size` from."""
+    return {"output": output or FaceRenderer(model_dir, precisions=("fp32",)).output_for(size), "size": int(size)}
+
+
+def render_all(model_dir: Path, work: Path, n_seeds: int, psi: float | None, n_minor: int, drawn: dict) -> None:
     r = FaceRenderer(model_dir, precisions=("fp32",))
     data = at.load(model_dir, r.man)
     if data is None:
         raise SystemExit(f"{model_dir}: the manifest lists no attributes file (run `npm run fit:attributes`)")
-    sess = r.session("student", "fp32", OUTPUT)
-    _forget_other_edits(work, data)
+    output, size = drawn["output"], drawn["size"]
+    sess = r.session("student", "fp32", output)
+    _forget_other_edits(work, data, drawn)
     t0 = time.time()
     for c in range((n_seeds + CHUNK - 1) // CHUNK):
         seeds = [f"{SEED_PREFIX}{i}" for i in range(c * CHUNK, min(n_seeds, (c + 1) * CHUNK))]
@@ -166,7 +174,7 @@ def render_all(model_dir: Path, work: Path, n_seeds: int, psi: float | None, n_m
         if base_done and not todo:
             continue
         ws = [r.style(s, psi, "fp32") for s in seeds]
-        draw = lambda s, w: finish_pixels(sess.run([OUTPUT], r.feeds(s, w))[0][0], SIZE)  # noqa: E731
+        draw = lambda s, w: finish_pixels(sess.run([output], r.feeds(s, w))[0][0], size)  # noqa: E731
         for opt in todo:
             side = work / f"chunk_{tag(opt)}_{c:04d}.json"
             o = at.canonical(data, {opt[0]: opt[1]})
@@ -220,7 +228,8 @@ def _load_chunk(work: Path, name: str):
     return fa, list(dl["ok"]), list(dl["desc"])
 
 
-def figures(model_dir: Path, work: Path, n_seeds: int, n_minor: int, judge_name: str | None = None) -> tuple[dict, np.ndarray]:
+def figures(model_dir: Path, work: Path, n_seeds: int, n_minor: int, drawn: dict,
+            judge_name: str | None = None) -> tuple[dict, np.ndarray]:
     from PIL import Image
 
     from seedface.eval.second_judge import HEADS, SecondJudge
@@ -309,7 +318,7 @@ def figures(model_dir: Path, work: Path, n_seeds: int, n_minor: int, judge_name:
         "model": {"id": man["id"], "version": man["version"], "attributes_sha256": man["attributes"]["sha256"]},
         "seeds": n_seeds, "seed_names": f"'{SEED_PREFIX}0'..'{SEED_PREFIX}{n_seeds - 1}'",
         "seeds_per_option": {f"{o[0]}={o[1]}": seeds_for(o, n_seeds, n_minor) for o in OPTIONS},
-        "psi": man["truncation"]["default_psi"], "size": SIZE, "output": OUTPUT,
+        "psi": man["truncation"]["default_psi"], "size": drawn["size"], "output": drawn["output"],
         "attribute_judge": judge_name, "second_judge": second.name if second else None,
         "second_judge_real_photos": second.heads["figures"] if second else None,
         "second_judge_why": ("gender and age only: no second expression model is reachable here (dlib has none; "
@@ -392,7 +401,10 @@ def main(argv=None) -> int:
     ap.add_argument("--model", default=str(REPO / "models" / "ffhq"))
     ap.add_argument("--seeds", type=int, default=500)
     ap.add_argument("--seed-prefix", default="attr-eval/", help="(a pilot run to tune margins uses attr-pilot/)")
-    ap.add_argument("--minor-seeds", type=int, default=200, help="seeds for the age classes (default 200)")
+    ap.add_argument("--minor-seeds", type=int, default=500, help="seeds for the age classes (default 500)")
+    ap.add_argument("--size", type=int, default=DEFAULT_SIZE, help="face size in px (default: the service's default, 128)")
+    ap.add_argument("--output", default=None, help="student level to draw from (default: the one the manifest serves "
+                    "--size from; img_128 reproduces the evaluations before 2026-12-02)")
     ap.add_argument("--psi", type=float, default=None)
     ap.add_argument("--work", default=str(REPO / "training" / "runs" / "attributes" / "ffhq-eval"))
     ap.add_argument("--out", default=str(REPO / "training" / "reports"))
@@ -409,11 +421,12 @@ def main(argv=None) -> int:
         if unknown:
             ap.error(f"--options: unknown {', '.join(unknown)}")
         globals()["OPTIONS"] = [o for o in OPTIONS if f"{o[0]}={o[1]}" in wanted]
-    work, model_dir = Path(a.work), Path(a.model)
+    work, model_dir = Path(a.work).resolve(), Path(a.model).resolve()
     work.mkdir(parents=True, exist_ok=True)
     if a.dlib_worker:
         dlib_worker(work, True)
         return 0
+    drawn = drawing(model_dir, a.size, a.output)
     t0 = time.time()
     if not a.figures_only:
         (work / "DONE").unlink(missing_ok=True)
@@ -421,13 +434,13 @@ def main(argv=None) -> int:
                  subprocess.Popen([sys.executable, "-m", "seedface.attributes_eval", "--dlib-worker", "--work",
                                    str(work)], cwd=str(REPO / "training"))]
         try:
-            render_all(model_dir, work, a.seeds, a.psi, a.minor_seeds)
+            render_all(model_dir, work, a.seeds, a.psi, a.minor_seeds, drawn)
         finally:
             (work / "DONE").write_text("done\n")
             for p in procs:
                 p.wait()
         log(f"rendered and judged in {time.time() - t0:.0f} s")
-    rep, grid = figures(model_dir, work, a.seeds, a.minor_seeds)
+    rep, grid = figures(model_dir, work, a.seeds, a.minor_seeds, drawn)
     rep["seconds"] = round(time.time() - t0, 1)
     from PIL import Image
 

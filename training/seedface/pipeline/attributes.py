@@ -83,6 +83,10 @@ def parse(data: dict, style_dim: int) -> dict:
             if st is not None and not (isinstance(st, dict) and all(isinstance(st.get(f), (int, float))
                                                                     and math.isfinite(st[f]) for f in ("weight", "ref"))):
                 raise ValueError(f"attributes file: {a['name']}.classes.{k}.start must be {{weight, ref}} (finite numbers)")
+            sn = st.get("normal") if isinstance(st, dict) else None
+            if sn is not None and not (isinstance(sn, list) and len(sn) == style_dim and all(
+                    isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in sn)):
+                raise ValueError(f"attributes file: {a['name']}.classes.{k}.start.normal must be {style_dim} finite numbers")
         for field in ("normal", "move"):
             v = a.get(field, a["normal"])
             if not isinstance(v, list) or len(v) != style_dim or not all(
@@ -186,7 +190,8 @@ def _interval(a: dict, options: dict) -> tuple[float | None, float | None]:
 def _start(a: dict, options: dict) -> dict | None:
     """The asked class's ``start`` {weight, ref}, or None (same rule as startOf() in attributes.ts). With it, the
     class interval bounds ``p + weight * (p_seed - ref)`` rather than p: how an edited face is judged depends on where
-    the seed started as well as where it lands, so a seed that starts further away lands deeper."""
+    the seed started as well as where it lands, so a seed that starts further away lands deeper. With ``normal`` the
+    start is measured along it (``normal . w``: a per-seed depth fitted on judged edits), not along the direction."""
     v = options.get(option_of(a))
     c = a["classes"].get(v) if v is not None else None
     return c.get("start") if c else None
@@ -219,7 +224,7 @@ def edit(data: dict | None, w: np.ndarray, options: dict) -> np.ndarray:
             lo, hi = _interval(a, options)
             st = _start(a, options)
             if st is not None:
-                shift = st["weight"] * (p[k] - st["ref"])
+                shift = st["weight"] * ((_dot(st["normal"], wl) if "normal" in st else p[k]) - st["ref"])
                 lo = None if lo is None else lo - shift
                 hi = None if hi is None else hi - shift
             t = p[k]

@@ -159,7 +159,8 @@ def _attributes_section(man: dict) -> str:
         return "\n".join(rows + ["", "_Not measured yet: `npm run eval:attributes`._"])
     u = m["unedited"]
     second = m.get("second_judge")
-    rows += ["", f"{m['seeds']} held-out seeds ({m['seed_names']}) at psi {m['psi']}, {m['size']} px, judged by "
+    rows += ["", f"{m['seeds']} held-out seeds ({m['seed_names']}) at psi {m['psi']}, {m['size']} px drawn from "
+             f"{m.get('output', '?')} (as the service draws that size), judged by "
              f"{m['judge']} (the fitting labels' judge)"
              + (f" and, for gender and age, by a second judge that shares nothing with the fit: {second}" if second
                 else "; no second judge") + f"; identity, "

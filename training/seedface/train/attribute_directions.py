@@ -253,7 +253,8 @@ def _clip(v, lo, hi):
 
 
 def fit(label_dir, target: float = 0.98, l2: float = 1e-3, method: str = "classifier", age_probes=None,
-        identity: float | None = None) -> dict:
+        identity: float | None = None, identity_only: tuple[str, ...] | None = None, start_vectors=None,
+        start_vector_classes: tuple[str, ...] = ("child", "senior")) -> dict:
     L = load_labels(label_dir)
     rows, W, idx = L["rows"], L["w"], L["index"]
     det = np.array([r["detected"] for r in rows])
@@ -381,15 +382,25 @@ def fit(label_dir, target: float = 0.98, l2: float = 1e-3, method: str = "classi
         a_["calibration"]["p_mean"], a_["calibration"]["p_std"] = float(pw.mean()), float(pw.std())
     if identity:
         figures["identity_metric"] = identity_moves(label_dir, L, det, attrs, N, identity,
-                                                    [np.log(age), female, smile.astype(np.float64)], test)
+                                                    [np.log(age), female, smile.astype(np.float64)], test, identity_only)
+    if start_vectors:
+        from seedface.eval.attribute_edits import start_vectors as fit_start_vectors
+
+        sv = fit_start_vectors(Path(start_vectors))
+        age_attr = next(x for x in attrs if x["name"] == "age")
+        for cls in start_vector_classes:
+            age_attr["classes"][cls]["start"] = sv[cls]["start"]
+        figures["start_vectors"] = {cls: {k: v for k, v in sv[cls].items() if k != "start"}
+                                    | {"weight": sv[cls]["start"]["weight"]} for cls in start_vector_classes}
     for a_ in attrs:
         log(f"{a_['name']}: {json.dumps({k: [v.get('lo'), v.get('hi')] for k, v in a_['classes'].items()})}")
     return {"attributes": attrs, "figures": figures, "judge": L["judge"], "meta": L["meta"], "target": target}
 
 
-def identity_moves(label_dir, L, det, attrs, N, lam, targets, test) -> dict:
-    """Give every direction a ``move`` vector (seedface.train.identity_metric): the edit's smallest move in a metric
-    that also counts how far dlib's descriptor moves, minus its attribute axes."""
+def identity_moves(label_dir, L, det, attrs, N, lam, targets, test, only=None) -> dict:
+    """Give the directions (``only``: those named; default every one) a ``move`` vector
+    (seedface.train.identity_metric): the edit's smallest move in a metric that also counts how far dlib's
+    descriptor moves, minus its attribute axes. The others keep their normal as the move."""
     from seedface.train import identity_metric as im
 
     D = im.load_descriptors(label_dir, L["index"], L["meta"]["chunk"])[det]
@@ -401,7 +412,9 @@ def identity_moves(label_dir, L, det, attrs, N, lam, targets, test) -> dict:
     axes = im.attribute_axes(D[ok], [t[ok] for t in targets])
     U, minfo = im.move_vectors(N, B, axes, lam)
     for a_, u in zip(attrs, U):
-        a_["move"] = u.tolist()
+        if only is None or a_["name"] in only:
+            a_["move"] = u.tolist()
+    minfo["directions_with_move"] = [a_["name"] for a_ in attrs if "move" in a_]
     log(f"identity metric: descriptor map held-out R^2 {info['held_out_r2']:.3f}; per unit of projection the "
         f"identity part moves " + ", ".join(f"{a_['name']} {d['identity_per_unit_normal']:.3f} -> "
                                            f"{d['identity_per_unit_move']:.3f} (|w| {d['w_norm_per_unit_move']:.2f})"
@@ -495,11 +508,17 @@ def main(argv=None) -> int:
                     "direction is the judge's mean gradient measured by the pairs instead of the ridge normal")
     ap.add_argument("--identity", type=float, default=None, help="give the directions identity-aware move vectors "
                     "with this weight (seedface.train.identity_metric; needs python -m seedface.attributes_identity)")
+    ap.add_argument("--identity-only", default=None, help="comma-separated directions that get move vectors (default: all)")
+    ap.add_argument("--start-vectors", default=None, help="a folder of seedface.attributes_edits judged edits: the "
+                    "--start-vector-classes get per-seed start vectors fitted on them")
+    ap.add_argument("--start-vector-classes", default="child,senior")
     ap.add_argument("--write", action="store_true")
     ap.add_argument("--bounds", default="", help="comma-separated overrides ATTR.CLASS.lo|hi=P or =zX (X natural std of p from its mean; margins measured on "
                     "pilot seeds, see docs/attributes.md), applied after the calibration")
     a = ap.parse_args(argv)
-    res = fit(a.labels, a.target, method=a.method, age_probes=a.age_probes, identity=a.identity)
+    res = fit(a.labels, a.target, method=a.method, age_probes=a.age_probes, identity=a.identity,
+              identity_only=tuple(a.identity_only.split(",")) if a.identity_only else None,
+              start_vectors=a.start_vectors, start_vector_classes=tuple(a.start_vector_classes.split(",")))
     if a.bounds:
         apply_bounds(res, a.bounds)
     print(json.dumps(res["figures"], indent=2))
