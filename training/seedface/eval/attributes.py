@@ -164,7 +164,6 @@ def render_all(model_dir: Path, work: Path, n_seeds: int, psi: float | None, n_m
         raise SystemExit(f"{model_dir}: the manifest lists no attributes file (run `npm run fit:attributes`)")
     output, size = drawn["output"], drawn["size"]
     sess = r.session("student", "fp32", output)
-    _forget_other_edits(work, data, drawn)
     t0 = time.time()
     for c in range((n_seeds + CHUNK - 1) // CHUNK):
         seeds = [f"{SEED_PREFIX}{i}" for i in range(c * CHUNK, min(n_seeds, (c + 1) * CHUNK))]
@@ -429,6 +428,10 @@ def main(argv=None) -> int:
     drawn = drawing(model_dir, a.size, a.output)
     t0 = time.time()
     if not a.figures_only:
+        data = at.load(model_dir)
+        if data is not None:
+            # before the judges start: they must not see the chunks of another file being removed
+            _forget_other_edits(work, data, drawn)
         (work / "DONE").unlink(missing_ok=True)
         procs = [subprocess.Popen(["node", str(JUDGE_SCRIPT), str(work), "--watch"], cwd=str(REPO)),
                  subprocess.Popen([sys.executable, "-m", "seedface.attributes_eval", "--dlib-worker", "--work",
