@@ -15,6 +15,10 @@ gives the class's start weight ``b_0 / b_t`` (adult: the mean of its two sides):
 in units of landing. Natural faces would give 0 if the judge saw
 only p; ffhq's edited faces give about 1 (senior, adult) and 1.5 (child): a seed that starts younger stays younger
 after the same landing, so it must land deeper. Printed and written to ``OUT/start_weights.json``.
+
+``start_vectors`` (used by ``attributes_fit --start-vectors OUT``): the same edits, with the seed's whole w instead
+of p0: per class region a ridge model of the judged log-age gives each seed its own start (docs/attributes.md,
+step 7; ffhq 1.4.0's senior class).
 """
 from __future__ import annotations
 
@@ -92,17 +96,8 @@ def render(a) -> int:
 
 def load(out: Path, normal: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(landing t, start p0, judged age in years) of the edits the judge detected."""
-    T, P0, A = [], [], []
-    for f in sorted(out.glob("chunk_*.faceapi.json")):
-        c = f.name.split(".")[0]
-        rows = json.loads(f.read_text())["rows"]
-        w, t = np.load(out / f"{c}.w.npy"), np.load(out / f"{c}.t.npy")
-        for wi, ti, row in zip(w, t, rows):
-            if row["detected"]:
-                T.append(ti)
-                P0.append(wi @ normal)
-                A.append(row["age"])
-    return np.asarray(T), np.asarray(P0), np.asarray(A)
+    T, W, A = load_w(out)
+    return T, W @ normal, A
 
 
 def fit(out: Path, model) -> dict:
