@@ -98,6 +98,8 @@ function isObj(x: unknown): x is Record<string, unknown> {
   return typeof x === "object" && x !== null && !Array.isArray(x);
 }
 const bound = (v: unknown) => v === null || (typeof v === "number" && Number.isFinite(v));
+const finiteVector = (v: unknown, n: number) =>
+  Array.isArray(v) && v.length === n && v.every((x) => typeof x === "number" && Number.isFinite(x));
 
 /** Validate an attributes.json document against the model's style_dim. */
 export function parseAttributes(x: unknown, styleDim: number): AttributeData {
@@ -114,8 +116,7 @@ export function parseAttributes(x: unknown, styleDim: number): AttributeData {
     const at = a as Record<string, unknown>;
     if (at.option !== undefined && typeof at.option !== "string") fail(`${String(at.name)}.option must be a string`);
     for (const field of ["normal", "move"] as const) {
-      const v = field === "move" && at.move === undefined ? at.normal : at[field];
-      if (!Array.isArray(v) || v.length !== styleDim || !v.every((x) => typeof x === "number" && Number.isFinite(x))) {
+      if (!finiteVector(field === "move" && at.move === undefined ? at.normal : at[field], styleDim)) {
         fail(`${String(at.name)}.${field} must be ${styleDim} finite numbers`);
       }
     }
@@ -126,8 +127,7 @@ export function parseAttributes(x: unknown, styleDim: number): AttributeData {
       if (st !== undefined && !(isObj(st) && [st.weight, st.ref].every((v) => typeof v === "number" && Number.isFinite(v)))) {
         fail(`${String(at.name)}.classes.${k}.start must be {weight, ref} (finite numbers)`);
       }
-      const sn = isObj(st) ? st.normal : undefined;
-      if (sn !== undefined && !(Array.isArray(sn) && sn.length === styleDim && sn.every((v) => typeof v === "number" && Number.isFinite(v)))) {
+      if (isObj(st) && st.normal !== undefined && !finiteVector(st.normal, styleDim)) {
         fail(`${String(at.name)}.classes.${k}.start.normal must be ${styleDim} finite numbers`);
       }
     }
@@ -306,7 +306,10 @@ function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return s;
 }
 
-/** G c = r by Gaussian elimination without pivoting (G symmetric positive definite), fixed order. */
+/**
+ * G c = r by Gaussian elimination without pivoting, fixed order. G need not be symmetric (move vectors on only some
+ * directions), only have non-zero pivots: the fit's G is near-diagonal (unit normals, |cos| <= 0.24).
+ */
 export function solveSmall(g: number[][], r: number[]): number[] {
   const K = r.length;
   const a = g.map((row, i) => [...row, r[i]!]);

@@ -142,44 +142,32 @@ def load_w(out: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.asarray(T), np.asarray(W, np.float64), np.asarray(A, np.float64)
 
 
-def _ridge(x, y, lam):
-    """Ridge with the first column (the landing t) not shrunk."""
-    mu, ym = x.mean(0), y.mean()
-    xc = x - mu
-    pen = np.full(x.shape[1], lam)
-    pen[0] = 0.0
-    coef = np.linalg.solve(xc.T @ xc + np.diag(pen), xc.T @ (y - ym))
-    return coef, float(ym - mu @ coef)
-
-
 def start_vectors(out: Path, lam: float = VECTOR_LAMBDA) -> dict:
-    """Per class, a start vector from the judged edits: log(judged age) ~ a t + b . w0 + c (ridge) over the edits
-    that land in the class's region; the class bound then shifts by (b . (w0 - mean w0)) / a for each seed, written
-    as start {normal: b/|b|, weight: |b|/a, ref: normal . mean w0}. Also the 5-fold out-of-fold R^2 of that model
-    and of (t, p0) alone, which is what a plain start weight can use."""
+    """Per class, a start vector from the judged edits: log(judged age) ~ a t + b . w0 + c (ridge, t not shrunk)
+    over the edits that land in the class's region; the class bound then shifts by (b . (w0 - mean w0)) / a for each
+    seed, written as start {normal: b/|b|, weight: |b|/a, ref: normal . mean w0}; with the model's 5-fold
+    out-of-fold R^2."""
+    from seedface.train.attribute_directions import ridge
+
     T, W, A = load_w(out)
     y = np.log(np.maximum(A, 0.5))
+    X = np.c_[T, W]
     folds = np.arange(len(T)) % 5
     wbar = W.mean(0)
     res = {}
     for cls, (lo, hi) in VECTOR_REGIONS.items():
         m = (T >= lo) & (T < hi)
-        X = np.c_[T, W]
-
-        def oof_r2(cols, lam_):
-            pred = np.zeros(len(T))
-            for k in range(5):
-                tr, te = m & (folds != k), m & (folds == k)
-                c, b = _ridge(X[tr][:, cols], y[tr], lam_)
-                pred[te] = X[te][:, cols] @ c + b
-            r = y[m] - pred[m]
-            return float(1 - (r @ r) / ((y[m] - y[m].mean()) @ (y[m] - y[m].mean())))
-
-        coef, _ = _ridge(X[m], y[m], lam)
+        pred = np.zeros(len(T))
+        for k in range(5):
+            tr, te = m & (folds != k), m & (folds == k)
+            c, b = ridge(X[tr], y[tr], lam, unpenalized=(0,))
+            pred[te] = X[te] @ c + b
+        r, yc = y[m] - pred[m], y[m] - y[m].mean()
+        coef, _ = ridge(X[m], y[m], lam, unpenalized=(0,))
         a, b = float(coef[0]), coef[1:]
         normal = b / np.linalg.norm(b)
         res[cls] = {"region": [lo, hi], "edits": int(m.sum()), "lambda": lam, "a": a,
-                    "oof_r2": oof_r2(list(range(X.shape[1])), lam),
+                    "oof_r2": float(1 - (r @ r) / (yc @ yc)),
                     "start": {"weight": float(np.linalg.norm(b) / a), "ref": float(normal @ wbar),
                               "normal": normal.tolist()}}
         log(f"{cls}: {m.sum()} edits, out-of-fold R^2 {res[cls]['oof_r2']:.3f}, start weight "

@@ -157,11 +157,9 @@ def drawing(model_dir: Path, size: int, output: str | None) -> dict:
     return {"output": output or FaceRenderer(model_dir, precisions=("fp32",)).output_for(size), "size": int(size)}
 
 
-def render_all(model_dir: Path, work: Path, n_seeds: int, psi: float | None, n_minor: int, drawn: dict) -> None:
+def render_all(model_dir: Path, work: Path, data: dict, n_seeds: int, psi: float | None, n_minor: int,
+               drawn: dict) -> None:
     r = FaceRenderer(model_dir, precisions=("fp32",))
-    data = at.load(model_dir, r.man)
-    if data is None:
-        raise SystemExit(f"{model_dir}: the manifest lists no attributes file (run `npm run fit:attributes`)")
     output, size = drawn["output"], drawn["size"]
     sess = r.session("student", "fp32", output)
     t0 = time.time()
@@ -429,15 +427,16 @@ def main(argv=None) -> int:
     t0 = time.time()
     if not a.figures_only:
         data = at.load(model_dir)
-        if data is not None:
-            # before the judges start: they must not see the chunks of another file being removed
-            _forget_other_edits(work, data, drawn)
+        if data is None:
+            raise SystemExit(f"{model_dir}: the manifest lists no attributes file (run `npm run fit:attributes`)")
+        # before the judges start: they must not see the chunks of another file being removed
+        _forget_other_edits(work, data, drawn)
         (work / "DONE").unlink(missing_ok=True)
         procs = [subprocess.Popen(["node", str(JUDGE_SCRIPT), str(work), "--watch"], cwd=str(REPO)),
                  subprocess.Popen([sys.executable, "-m", "seedface.attributes_eval", "--dlib-worker", "--work",
                                    str(work)], cwd=str(REPO / "training"))]
         try:
-            render_all(model_dir, work, a.seeds, a.psi, a.minor_seeds, drawn)
+            render_all(model_dir, work, data, a.seeds, a.psi, a.minor_seeds, drawn)
         finally:
             (work / "DONE").write_text("done\n")
             for p in procs:

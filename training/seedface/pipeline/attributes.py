@@ -21,8 +21,9 @@ The edit (closed form, float64, rounded once to float32):
 4. otherwise the smallest move ``delta`` with ``n_k . delta = t_k - p_k`` for every k: ``delta = sum_k c_k u_k``
    with ``G c = t - p``, ``G_kl = sum_i n_k[i] * u_l[i]`` (index order), solved by Gaussian elimination without
    pivoting, rows in file order. ``u_k`` is the direction's ``move`` vector where it has one (``M^-1 n_k``: the
-   smallest move in an identity-aware metric M, seedface.train.identity_metric; G = N M^-1 N^T is symmetric
-   positive definite), else its normal (the smallest Euclidean move; G is the Gram matrix);
+   smallest move in an identity-aware metric M, seedface.train.identity_metric), else its normal (the smallest
+   Euclidean move). With no move vectors G is the Gram matrix (symmetric positive definite); with move vectors on
+   only some directions (ffhq 1.4.0: gender) it is not symmetric, which the elimination does not need;
 5. ``w'[i] = float32(w[i] + acc_i)`` with ``acc_i = ((0 + c_0 u_0[i]) + c_1 u_1[i]) + ...`` in file order.
 
 Only IEEE-754 float64 ``+ - * /`` in a fixed order, as in JavaScript, so Python and TypeScript give the same
@@ -83,16 +84,17 @@ def parse(data: dict, style_dim: int) -> dict:
             if st is not None and not (isinstance(st, dict) and all(isinstance(st.get(f), (int, float))
                                                                     and math.isfinite(st[f]) for f in ("weight", "ref"))):
                 raise ValueError(f"attributes file: {a['name']}.classes.{k}.start must be {{weight, ref}} (finite numbers)")
-            sn = st.get("normal") if isinstance(st, dict) else None
-            if sn is not None and not (isinstance(sn, list) and len(sn) == style_dim and all(
-                    isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in sn)):
+            if isinstance(st, dict) and "normal" in st and not _finite_vector(st["normal"], style_dim):
                 raise ValueError(f"attributes file: {a['name']}.classes.{k}.start.normal must be {style_dim} finite numbers")
         for field in ("normal", "move"):
-            v = a.get(field, a["normal"])
-            if not isinstance(v, list) or len(v) != style_dim or not all(
-                    isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in v):
+            if not _finite_vector(a.get(field, a["normal"]), style_dim):
                 raise ValueError(f"attributes file: {a['name']}.{field} must be {style_dim} finite numbers")
     return data
+
+
+def _finite_vector(v, n: int) -> bool:
+    return isinstance(v, list) and len(v) == n and all(
+        isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in v)
 
 
 def allowed(data: dict | None) -> dict:
@@ -251,7 +253,8 @@ def edit(data: dict | None, w: np.ndarray, options: dict) -> np.ndarray:
 
 
 def solve(g: list[list[float]], r: list[float]) -> list[float]:
-    """G c = r by Gaussian elimination without pivoting, in a fixed order (same as solveSmall in attributes.ts)."""
+    """G c = r by Gaussian elimination without pivoting, in a fixed order (same as solveSmall in attributes.ts); G
+    need not be symmetric, only have non-zero pivots (the fit's G is near-diagonal: unit normals, |cos| <= 0.24)."""
     K = len(r)
     a = [row[:] + [r[i]] for i, row in enumerate(g)]
     for j in range(K):

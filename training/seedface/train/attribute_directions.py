@@ -106,11 +106,16 @@ def logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, steps: int = 300) -
     return coef, float(b.detach() - mu @ wt.detach())
 
 
-def ridge(x: np.ndarray, y: np.ndarray, lam: float = 1.0) -> tuple[np.ndarray, float]:
-    mu, ym = x.mean(0), y.mean()
+def ridge(x: np.ndarray, y: np.ndarray, lam: float = 1.0, unpenalized: tuple[int, ...] = ()):
+    """Ridge regression on centred data: (coef, intercept). y may be [n] (intercept a float) or [n, k] (one fit per
+    column); the columns of x listed in ``unpenalized`` are not shrunk."""
+    mu, ym = x.mean(0), y.mean(0)
     xc = x - mu
-    coef = np.linalg.solve(xc.T @ xc + lam * np.eye(x.shape[1]), xc.T @ (y - ym))
-    return coef, float(ym - mu @ coef)
+    pen = np.full(x.shape[1], float(lam))
+    pen[list(unpenalized)] = 0.0
+    coef = np.linalg.solve(xc.T @ xc + np.diag(pen), xc.T @ (y - ym))
+    b = ym - mu @ coef
+    return coef, (float(b) if np.ndim(b) == 0 else b)
 
 
 FOLDS = 5

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from seedface.paths import REPO
+from seedface.train.attribute_directions import ridge
 
 DESC_SIZE = 128
 B_LAMBDAS = (1.0, 10.0, 100.0, 1000.0)
@@ -88,23 +89,16 @@ def load_descriptors(label_dir, index: np.ndarray, chunk: int) -> np.ndarray:
     return out
 
 
-def _ridge_multi(x, y, lam):
-    mu, ym = x.mean(0), y.mean(0)
-    xc = x - mu
-    coef = np.linalg.solve(xc.T @ xc + lam * np.eye(x.shape[1]), xc.T @ (y - ym))
-    return coef, ym - mu @ coef
-
-
 def descriptor_map(W: np.ndarray, D: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, dict]:
     """B [128, 512] of desc ~ B w + b (ridge, lambda chosen on the held-out rows), and the held-out R^2."""
     best = None
     for lam in B_LAMBDAS:
-        c, b = _ridge_multi(W[~test], D[~test], lam)
+        c, b = ridge(W[~test], D[~test], lam)
         pred = W[test] @ c + b
         r2 = 1 - ((pred - D[test]) ** 2).sum() / ((D[test] - D[test].mean(0)) ** 2).sum()
         if best is None or r2 > best[1]:
             best = (lam, r2)
-    c, _ = _ridge_multi(W, D, best[0])
+    c, _ = ridge(W, D, best[0])
     return c.T, {"ridge_lambda": best[0], "held_out_r2": float(best[1])}
 
 
@@ -112,8 +106,8 @@ def attribute_axes(D: np.ndarray, targets: list[np.ndarray]) -> np.ndarray:
     """Orthonormal [k, 128] descriptor-space axes that predict the attributes (ridge on the descriptor)."""
     axes = []
     for y in targets:
-        c, _ = _ridge_multi(D, y[:, None], 1e-2)
-        axes.append(c[:, 0])
+        c, _ = ridge(D, y, 1e-2)
+        axes.append(c)
     q, _ = np.linalg.qr(np.stack(axes).T)
     return q.T
 
